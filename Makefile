@@ -1,0 +1,41 @@
+# Set-up and everyday commands. Only Python 3.11+ and make are needed.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+OUT    ?= out
+MONTH  ?= 2026-03
+
+.PHONY: demo test lint bench bench-peers clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+## demo: run the sample program's CCF batch and year-end settlement with the default config
+demo: $(STAMP)
+	$(VENV)/bin/totalcare ccf --month $(MONTH) --data sample_data --out $(OUT)/ccf-$(MONTH) --force
+	$(VENV)/bin/totalcare settle --year 2026 --data sample_data --out $(OUT)/settlement-2026 --force
+
+## test: the whole test suite, lint included (pytest's "no tests ran" counts as a failure)
+test: $(STAMP)
+	$(VENV)/bin/ruff check totalcare_payments tests benchmarks
+	$(PY) -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check totalcare_payments tests benchmarks
+
+## bench: pytest-benchmark suite of the hot steps at 100k members
+bench: $(STAMP)
+	$(PY) -m pytest benchmarks --benchmark-enable -p no:cacheprovider
+
+## bench-peers: the full year at 1M members against DuckDB and polars
+bench-peers: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[test,peers]"
+	$(PY) benchmarks/peers.py --members 1000000
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,211 @@
+"""Care Coordination Fee (CCF): the monthly per-member-per-month payment to each practice.
+
+For each practice p and month m (DOMAIN.md, "Monthly CCF"):
+
+* ``attributed_members`` = members attributed to p in m;
+* ``avg_risk_score`` = mean of their scores (normalized per month if configured),
+  rounded half-up to ``risk.score_decimals`` places; the rounded value is the one used;
+* ``pmpm_rate`` from the rate model -- ``bands`` (step table on avg_risk_score),
+  ``linear`` (base x avg_risk_score, clamped) -- times the practice tier's multiplier,
+  rounded to cents; ``ccf_amount`` = attributed_members x pmpm_rate, exactly;
+* or ``member_tiers`` (CPC+ style): each member's fee is set by the quantile of their
+  own score among the month's attributed members (a score equal to a cut point goes to
+  the higher tier), times the tier multiplier, in cents; ``ccf_amount`` is the sum of the
+  member fees and ``pmpm_rate`` their average, rounded to cents.
+
+Money columns are integer cents (``*_cents``) in the API; output files carry exact decimals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .attribution import MemberMonths, attributed_member_months
+from .config import CcfTerms, ProgramConfig, RiskTerms
+from .errors import InputError, Problem
+from .inputs import ProgramData
+from .money import to_cents
+from .periods import format_period
+from .risk import MemberScores, average_risk, member_scores
+
+LINE_COLUMNS = [
+    "practice_id",
+    "practice_name",
+    "tier",
+    "year_month",
+    "attributed_members",
+    "avg_risk_score",
+    "pmpm_rate_cents",
+    "ccf_amount_cents",
+]
+
+
+@dataclass(frozen=True)
+class CcfBatch:
+    """A computed CCF batch: payment lines, control totals and what the run noticed."""
+
+    lines: pd.DataFrame
+    control_totals: pd.DataFrame
+    periods: list[int]
+    members_defaulted: int
+
+    @property
+    def total_cents(self) -> int:
+        return int(self.lines["ccf_amount_cents"].sum())
+
+
+def tier_multipliers(terms: CcfTerms, tiers: pd.Series) -> np.ndarray:
+    """Each practice's multiplier by its tier (1.0 for a tier the config does not list)."""
+    return tiers.map(terms.tier_multipliers).fillna(1.0).to_numpy(dtype=np.float64)
+
+
+def band_rate(terms: CcfTerms, avg_risk: np.ndarray) -> np.ndarray:
+    """PMPM of the band whose ``min_avg_risk`` is the highest not above avg_risk."""
+    assert terms.bands is not None
+    lows = np.array([b.min_avg_risk for b in terms.bands])
+    pmpm = np.array([b.pmpm for b in terms.bands])
+    idx = np.searchsorted(lows, avg_risk, side="right") - 1
+    return pmpm[np.clip(idx, 0, len(pmpm) - 1)]
+
+
+def linear_rate(terms: CcfTerms, avg_risk: np.ndarray) -> np.ndarray:
+    """base_pmpm x avg_risk, clamped to [floor_pmpm, ceiling_pmpm]."""
+    assert terms.linear is not None
+    lin = terms.linear
+    upper = np.inf if lin.ceiling_pmpm is None else lin.ceiling_pmpm
+    return np.clip(lin.base_pmpm * avg_risk, lin.floor_pmpm, upper)
+
+
+def member_tier_index(terms: CcfTerms, score: np.ndarray, month: np.ndarray, n_months: int) -> np.ndarray:
+    """Each member-month's risk tier (0 = lowest) from the quantiles of that month's scores."""
+    assert terms.member_tiers is not None
+    q = np.asarray(terms.member_tiers.quantiles)
+    tier = np.zeros(len(score), dtype=np.int8)
+    order = np.argsort(month, kind="stable")
+    bounds = np.searchsorted(month[order], np.arange(n_months + 1))
+    for m in range(n_months):  # one quantile computation per month, not per member
+        sel = order[bounds[m] : bounds[m + 1]]
+        if len(sel):
+            cuts = np.quantile(score[sel], q)
+            tier[sel] = np.searchsorted(cuts, score[sel], side="right")
+    return tier
+
+
+def compute_ccf(
+    data: ProgramData, config: ProgramConfig, periods: list[int] | np.ndarray
+) -> CcfBatch:
+    """The CCF batch for the given months: one payment line per practice with members, per month."""
+    risk_terms, ccf_terms = config.require_ccf()
+    periods = sorted({int(p) for p in periods})
+    _check_months_present(data, periods)
+    mm = attributed_member_months(data.attribution, data.practices, periods)
+    scores = member_scores(data.risk_scores, mm, risk_terms)
+    lines = ccf_lines(mm, scores, data.practices.frame, risk_terms, ccf_terms)
+    return CcfBatch(
+        lines=lines,
+        control_totals=control_totals(lines),
+        periods=periods,
+        members_defaulted=scores.members_defaulted,
+    )
+
+
+def ccf_lines(
+    mm: MemberMonths,
+    scores: MemberScores,
+    practices: pd.DataFrame,
+    risk_terms: RiskTerms,
+    ccf_terms: CcfTerms,
+) -> pd.DataFrame:
+    """Payment lines from attributed member-months and member scores (the functional core)."""
+    member_score = scores.score[mm.member]
+    if risk_terms.normalize:
+        mean_by_month = np.bincount(mm.month, weights=member_score, minlength=mm.n_months) / (
+            np.maximum(np.bincount(mm.month, minlength=mm.n_months), 1)
+        )
+        member_score = member_score / np.where(mean_by_month > 0, mean_by_month, 1.0)[mm.month]
+    group = mm.practice.astype(np.int64) * mm.n_months + mm.month
+    n_groups = mm.n_practices * mm.n_months
+    avg, members = average_risk(
+        member_score, np.arange(len(member_score)), group, n_groups, risk_terms.score_decimals
+    )
+    practice_code = np.repeat(np.arange(mm.n_practices), mm.n_months)
+    month_code = np.tile(np.arange(mm.n_months), mm.n_practices)
+    multiplier = tier_multipliers(ccf_terms, practices["tier"])[practice_code]
+    if ccf_terms.rate_model == "member_tiers":
+        assert ccf_terms.member_tiers is not None
+        tier = member_tier_index(ccf_terms, member_score, mm.month, mm.n_months)
+        base = np.asarray(ccf_terms.member_tiers.pmpm)[tier]
+        fee = to_cents(base * multiplier[group])
+        amount = np.bincount(group, weights=fee, minlength=n_groups).astype(np.int64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = to_cents(np.where(members > 0, amount / np.maximum(members, 1), 0) / 100.0)
+    else:
+        base = band_rate(ccf_terms, avg) if ccf_terms.rate_model == "bands" else linear_rate(
+            ccf_terms, avg
+        )
+        rate = to_cents(np.nan_to_num(base) * multiplier)
+        amount = members.astype(np.int64) * rate
+    keep = members > 0
+    pc = practice_code[keep]
+    lines = pd.DataFrame(
+        {
+            "practice_id": practices["practice_id"].to_numpy()[pc],
+            "practice_name": practices["practice_name"].to_numpy()[pc],
+            "tier": practices["tier"].to_numpy()[pc],
+            "year_month": _month_labels(mm.periods)[month_code[keep]],
+            "attributed_members": members[keep].astype(np.int64),
+            "avg_risk_score": avg[keep],
+            "pmpm_rate_cents": rate[keep].astype(np.int64),
+            "ccf_amount_cents": amount[keep].astype(np.int64),
+        }
+    )
+    return lines.sort_values(["year_month", "practice_id"], kind="stable").reset_index(drop=True)
+
+
+def _month_labels(periods: np.ndarray) -> np.ndarray:
+    return np.array([format_period(p) for p in periods], dtype=object)
+
+
+def control_totals(lines: pd.DataFrame) -> pd.DataFrame:
+    """Practices, member months and total fee: for the batch, by tier and by month.
+
+    Totals are sums of the lines' integer cents, so they tie to the lines exactly.
+    """
+    def totals(frame: pd.DataFrame, scope: str, key: str) -> dict[str, object]:
+        return {
+            "scope": scope,
+            "key": key,
+            "practices": int(frame["practice_id"].nunique()),
+            "payment_lines": len(frame),
+            "member_months": int(frame["attributed_members"].sum()),
+            "ccf_amount_cents": int(frame["ccf_amount_cents"].sum()),
+        }
+
+    rows = [totals(lines, "batch", "all")]
+    for tier, part in lines.groupby("tier", sort=True):
+        rows.append(totals(part, "tier", str(tier)))
+    for month, part in lines.groupby("year_month", sort=True):
+        rows.append(totals(part, "month", str(month)))
+    return pd.DataFrame(rows)
+
+
+def _check_months_present(data: ProgramData, periods: list[int]) -> None:
+    present = set(np.unique(data.attribution.frame["period"].to_numpy()).tolist())
+    absent = [p for p in periods if p not in present]
+    if absent:
+        covered = sorted(present)
+        span = f"{format_period(covered[0])}..{format_period(covered[-1])}" if covered else "no month"
+        raise InputError(
+            Problem(
+                table="attribution",
+                reason="MONTH_NOT_IN_DATA",
+                column="year_month",
+                message=(
+                    f"{data.attribution.path} has no attribution for "
+                    f"{', '.join(format_period(p) for p in absent)}; it covers {span}"
+                ),
+            )
+        )

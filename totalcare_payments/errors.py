@@ -1,0 +1,76 @@
+"""Errors a user can fix, each with the exit code a scheduler acts on.
+
+Exit codes (documented in the README):
+
+* 0  success
+* 2  bad input: a file, column or row of the input tables
+* 3  bad config: the program's TOML terms
+* 4  refused to overwrite a finalized batch (rerun with ``--force``)
+* 5  bad command-line usage (typer's own usage errors also exit 2 through click)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+EXIT_BAD_CONFIG = 3
+EXIT_OUTPUT_EXISTS = 4
+
+
+class TotalcareError(Exception):
+    """Base class: a problem the user can fix, reported without a traceback."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One failed check, pandera-style: what, where, how many, examples."""
+
+    table: str
+    reason: str
+    message: str
+    column: str | None = None
+    rows: tuple[int, ...] = ()
+    row_count: int = 0
+    examples: tuple[str, ...] = field(default=())
+
+    def describe(self) -> str:
+        where = self.table + (f", column '{self.column}'" if self.column else "")
+        text = f"{where}: {self.reason}: {self.message}"
+        if self.row_count:
+            shown = ", ".join(str(r) for r in self.rows[:5])
+            more = f" and {self.row_count - 5} more" if self.row_count > 5 else ""
+            text += f" ({self.row_count} row{'s' if self.row_count != 1 else ''}: {shown}{more})"
+        if self.examples:
+            text += "; e.g. " + ", ".join(self.examples[:5])
+        return text
+
+
+class InputError(TotalcareError):
+    """The input tables cannot give a correct payment."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, problems: list[Problem] | Problem | str, *, path: str | None = None):
+        if isinstance(problems, str):
+            problems = [Problem(table=path or "input", reason="INVALID", message=problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems = list(problems)
+        self.path = path
+        super().__init__("\n".join(p.describe() for p in self.problems))
+
+
+class ConfigError(TotalcareError):
+    """The program config is missing, malformed or describes impossible terms."""
+
+    exit_code = EXIT_BAD_CONFIG
+
+
+class OutputExistsError(TotalcareError):
+    """A finalized output exists and ``force`` was not given."""
+
+    exit_code = EXIT_OUTPUT_EXISTS

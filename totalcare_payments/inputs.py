@@ -1,0 +1,341 @@
+"""Reading the input tables (Parquet or CSV, by extension) and checking them against ``schema``.
+
+Checks are lazy, in the style of pandera: every problem in a file is collected
+with a reason code, the rows and the first failing values before anything is
+reported. Rows that fail a check are *rejected*: they leave the clean frame and
+are kept, with reason and message, for the rejects file. Whether rejections fail
+the run is the caller's policy (``policy.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from . import schema
+from .config import ProgramConfig
+from .errors import InputError, Problem
+from .periods import periods_from_dates, periods_from_year_month
+from .schema import Column, TableSpec
+
+SUPPORTED = (".parquet", ".pq", ".csv")
+REJECT_COLUMNS = ["table", "row", "reason", "column", "message", "record"]
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+
+
+@dataclass
+class Table:
+    """One input file after checks: the clean rows, the rejected rows and the accounting."""
+
+    spec: TableSpec
+    path: Path
+    sha256: str
+    frame: pd.DataFrame  # clean rows; index = 1-based data row number in the file
+    rejects: pd.DataFrame  # REJECT_COLUMNS
+    rows_read: int
+    excluded: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def exclude(self, reason: str, count: int) -> None:
+        if count:
+            self.excluded[reason] = self.excluded.get(reason, 0) + int(count)
+
+    def reject_rows(self, mask: np.ndarray, reason: str, column: str | None, message: str) -> None:
+        """Move the rows under ``mask`` from the clean frame to the rejects."""
+        if not mask.any():
+            return
+        self.rejects = pd.concat(
+            [self.rejects, _reject_frame(self.spec.name, self.frame, mask, reason, column, message)],
+            ignore_index=True,
+        )
+        self.frame = self.frame.loc[~mask]
+
+    def accounting(self) -> dict[str, object]:
+        rejected = self.rejects["reason"].value_counts().sort_index().to_dict()
+        n_rejected = int(sum(rejected.values()))
+        n_excluded = int(sum(self.excluded.values()))
+        return {
+            "read": self.rows_read,
+            "used": self.rows_read - n_rejected - n_excluded,
+            "excluded": dict(sorted(self.excluded.items())),
+            "rejected": {str(k): int(v) for k, v in rejected.items()},
+        }
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _reject_frame(
+    table: str, frame: pd.DataFrame, mask: np.ndarray, reason: str, column: str | None, message: str
+) -> pd.DataFrame:
+    bad = frame.loc[mask]
+    if len(bad.columns):
+        record = bad.astype("string").fillna("").apply(
+            lambda col: col.name + "=" + col, axis=0
+        ).agg("; ".join, axis=1)
+    else:
+        record = pd.Series("", index=bad.index)
+    return pd.DataFrame(
+        {
+            "table": table,
+            "row": bad.index.to_numpy(dtype=np.int64),
+            "reason": reason,
+            "column": column or "",
+            "message": message,
+            "record": record.to_numpy(dtype=object),
+        }
+    )
+
+
+def _read_raw(path: Path, spec: TableSpec) -> pa.Table:
+    """Read the spec's columns only; a missing or misspelled column is named with those that exist."""
+    wanted = [c.name for c in spec.columns]
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        raise InputError(
+            Problem(spec.name, "UNSUPPORTED_FORMAT", f"{path}: use .parquet or .csv, not '{suffix}'")
+        )
+    if not path.exists():
+        raise InputError(Problem(spec.name, "MISSING_FILE", f"{path}: file not found"))
+    try:
+        if suffix == ".csv":
+            present = _csv_header(path)
+        else:
+            present = pq.read_schema(path).names
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            Problem(spec.name, "UNREADABLE", f"{path}: cannot be read as {suffix[1:]}: {exc}")
+        ) from None
+    missing = [c.name for c in spec.columns if c.required and c.name not in present]
+    if missing:
+        raise InputError(
+            Problem(
+                spec.name,
+                "MISSING_COLUMN",
+                f"{path}: missing column(s) {', '.join(missing)}; the file has: {', '.join(present)}",
+            )
+        )
+    columns = [name for name in wanted if name in present]
+    try:
+        if suffix == ".csv":
+            return pacsv.read_csv(
+                path,
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=columns,
+                    column_types={name: pa.string() for name in columns},
+                    strings_can_be_null=True,
+                    null_values=[""],
+                ),
+            )
+        return pq.read_table(path, columns=columns)
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            Problem(spec.name, "UNREADABLE", f"{path}: cannot be read as {suffix[1:]}: {exc}")
+        ) from None
+
+
+def _csv_header(path: Path) -> list[str]:
+    with path.open("rb") as fh:
+        first = fh.readline().decode("utf-8-sig").strip()
+    if not first:
+        return []
+    return pacsv.read_csv(pa.py_buffer((first + "\n").encode())).schema.names
+
+
+def _as_number(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Numbers from any column; returns (float values, mask of non-empty values that are not numbers)."""
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        values = series.astype("float64")
+        return values, np.zeros(len(series), dtype=bool)
+    text = series.astype("string").str.strip()
+    values = pd.to_numeric(text, errors="coerce").astype("float64")
+    # "nan"/"inf" text parses to non-finite floats: caught by NON_FINITE, not WRONG_DATATYPE
+    wrong = (values.isna() & text.notna()).to_numpy(dtype=bool)
+    return values, wrong
+
+
+def _check_column(table: Table, col: Column) -> None:
+    frame = table.frame
+    name = col.name
+    if name not in frame.columns:
+        return
+    raw = frame[name]
+    null = raw.isna().to_numpy(dtype=bool)
+    if col.kind == "id":
+        if raw.dtype != object and not pd.api.types.is_string_dtype(raw.dtype):
+            if pd.api.types.is_float_dtype(raw.dtype):
+                raw = raw.astype("Int64")
+        else:
+            raw = raw.astype("string").str.strip()
+            null = null | (raw == "").fillna(True).to_numpy(dtype=bool)
+        table.frame = frame.assign(**{name: raw})
+        table.reject_rows(null, schema.NULL_KEY, name, f"{name} is empty")
+        return
+    if null.any() and col.required:
+        table.reject_rows(null, schema.NULL_VALUE, name, f"{name} is empty")
+        frame, raw = table.frame, table.frame[name]
+    if col.kind == "text":
+        table.frame = frame.assign(**{name: raw.astype("string").str.strip()})
+        return
+    if col.kind in ("number", "year"):
+        values, wrong = _as_number(raw)
+        table.reject_rows(wrong, schema.WRONG_DATATYPE, name, f"{name} is not a number")
+        values = values.loc[table.frame.index]
+        arr = values.to_numpy(dtype="float64")
+        present = ~np.isnan(arr) if not col.required else np.ones(len(arr), dtype=bool)
+        nonfinite = ~np.isfinite(arr) & present
+        table.reject_rows(nonfinite, schema.NON_FINITE, name, f"{name} is NaN or infinite")
+        arr = values.loc[table.frame.index].to_numpy(dtype="float64")
+        if col.kind == "year":
+            bad = (arr != np.floor(arr)) | (arr < 1900) | (arr > 2200)
+            table.reject_rows(bad, schema.OUT_OF_RANGE, name, f"{name} is not a year")
+            arr = arr[~bad]
+        out = np.zeros(len(arr), dtype=bool)
+        if col.min_value is not None:
+            out |= arr < col.min_value
+        if col.max_value is not None:
+            out |= arr > col.max_value
+        lo = "-inf" if col.min_value is None else f"{col.min_value:g}"
+        hi = "inf" if col.max_value is None else f"{col.max_value:g}"
+        table.reject_rows(out, schema.OUT_OF_RANGE, name, f"{name} is outside [{lo}, {hi}]")
+        kept = values.loc[table.frame.index]
+        table.frame = table.frame.assign(
+            **{name: kept.astype("int32") if col.kind == "year" else kept}
+        )
+        return
+    if col.kind == "year_month":
+        periods, bad = periods_from_year_month(raw)
+        table.frame = frame.assign(period=periods)
+        table.reject_rows(bad, schema.WRONG_DATATYPE, name, f"{name} is not a month YYYY-MM")
+        return
+    if col.kind == "date":
+        periods, bad = periods_from_dates(raw)
+        table.frame = frame.assign(period=periods)
+        table.reject_rows(bad, schema.WRONG_DATATYPE, name, f"{name} is not a date YYYY-MM-DD")
+        return
+    if col.kind == "flag":
+        if pd.api.types.is_bool_dtype(raw.dtype):
+            table.frame = frame.assign(**{name: raw.astype(bool)})
+            return
+        text = raw.astype("string").str.strip().str.lower()
+        is_true = text.isin(_TRUE).to_numpy(dtype=bool)
+        is_false = text.isin(_FALSE).to_numpy(dtype=bool)
+        table.frame = frame.assign(**{name: is_true})
+        table.reject_rows(
+            ~(is_true | is_false), schema.WRONG_DATATYPE, name, f"{name} is not true/false"
+        )
+        return
+
+
+def read_table(path: str | Path, spec: TableSpec) -> Table:
+    """Read one input table and run its column and key checks (lazily, all at once)."""
+    path = Path(path)
+    raw = _read_raw(path, spec)
+    frame = raw.to_pandas(types_mapper=None)
+    frame.index = pd.RangeIndex(1, len(frame) + 1)
+    table = Table(
+        spec=spec,
+        path=path,
+        sha256=file_sha256(path),
+        frame=frame,
+        rejects=pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS}),
+        rows_read=len(frame),
+    )
+    for col in spec.columns:
+        _check_column(table, col)
+    if spec.unique:
+        dup = table.frame.duplicated(list(spec.unique), keep="first").to_numpy()
+        table.reject_rows(
+            dup, schema.DUPLICATE_KEY, ",".join(spec.unique),
+            f"a second row for the same {', '.join(spec.unique)}",
+        )
+    return table
+
+
+@dataclass
+class ProgramData:
+    """The program's input tables, checked. ``claims`` and ``quality`` are only read when needed."""
+
+    practices: Table
+    attribution: Table
+    risk_scores: Table
+    claims: Table | None = None
+    quality: Table | None = None
+
+    def tables(self) -> list[Table]:
+        return [
+            t
+            for t in (self.practices, self.attribution, self.risk_scores, self.claims, self.quality)
+            if t is not None
+        ]
+
+
+def find_table(data_dir: Path, stem: str) -> Path:
+    """The conventional file of a data folder: ``stem.parquet``, else ``stem.csv``."""
+    for suffix in (".parquet", ".csv"):
+        candidate = data_dir / f"{stem}{suffix}"
+        if candidate.exists():
+            return candidate
+    return data_dir / f"{stem}.parquet"
+
+
+def load_inputs(
+    data_dir: str | Path | None,
+    config: ProgramConfig,
+    *,
+    practices: str | Path | None = None,
+    attribution: str | Path | None = None,
+    risk_scores: str | Path | None = None,
+    claims: str | Path | None = None,
+    quality: str | Path | None = None,
+    with_claims: bool = False,
+    with_quality: bool = False,
+) -> ProgramData:
+    """Read a program's tables from a data folder (conventional names), each path overridable.
+
+    Raises ``InputError`` listing every file-level problem (missing files and columns) at once.
+    """
+    risk = config.risk
+    if risk is None:
+        raise InputError("the config has no [risk] section, so risk scores cannot be read")
+    folder = Path(data_dir) if data_dir is not None else Path(".")
+    specs: list[tuple[str, TableSpec, str | Path | None]] = [
+        ("practices", schema.PRACTICES, practices),
+        ("attribution", schema.ATTRIBUTION, attribution),
+        (
+            "risk_scores",
+            schema.risk_scores_spec(risk.member_id_column, risk.score_column, risk.max_score),
+            risk_scores,
+        ),
+    ]
+    if with_claims:
+        specs.append(("claims", schema.CLAIMS, claims))
+    if with_quality:
+        specs.append(("quality", schema.QUALITY, quality))
+    tables: dict[str, Table] = {}
+    problems: list[Problem] = []
+    for key, spec, override in specs:
+        path = Path(override) if override is not None else find_table(folder, spec.stem)
+        try:
+            tables[key] = read_table(path, spec)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems)
+    return ProgramData(**tables)

@@ -1,0 +1,143 @@
+"""Writing a run's files: CSV and Parquet tables, the rejects file and the manifest, atomically.
+
+A run writes into a temporary folder beside the destination and renames it into
+place only when every file is complete, so the destination holds either the
+previous output or the new one, never a mix. A finalized output (one with a
+``manifest.json``) is replaced only with ``force``, and then kept as a dated backup.
+
+Everything but ``run.json`` (when the run happened) is a function of the inputs and
+config alone, so reruns give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import OutputExistsError
+from .money import cents_to_arrow, format_cents
+
+MANIFEST = "manifest.json"
+CENTS_SUFFIX = "_cents"
+# Rates and ratios in CSV: ten significant digits (Parquet keeps the full float).
+FLOAT_DIGITS = 10
+
+
+def public_name(column: str) -> str:
+    """Column name in files: money columns lose the ``_cents`` suffix of the API."""
+    return column.removesuffix(CENTS_SUFFIX)
+
+
+def _csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    out = {}
+    for col in frame.columns:
+        values = frame[col]
+        if col.endswith(CENTS_SUFFIX):
+            out[public_name(col)] = format_cents(values.to_numpy(dtype=np.int64))
+        elif pd.api.types.is_bool_dtype(values.dtype):
+            out[col] = np.where(values.to_numpy(dtype=bool), "true", "false")
+        elif pd.api.types.is_float_dtype(values.dtype):
+            arr = values.to_numpy(dtype=np.float64)
+            text = np.array([f"{v:.{FLOAT_DIGITS}g}" for v in arr.tolist()], dtype=object)
+            out[col] = np.where(np.isnan(arr), "", text)
+        else:
+            out[col] = values.astype("string").fillna("").to_numpy(dtype=object)
+    return pd.DataFrame(out, columns=[public_name(c) for c in frame.columns])
+
+
+def _arrow_table(frame: pd.DataFrame) -> pa.Table:
+    arrays, names = [], []
+    for col in frame.columns:
+        values = frame[col]
+        if col.endswith(CENTS_SUFFIX):
+            arrays.append(cents_to_arrow(values.to_numpy(dtype=np.int64)))
+        elif pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
+            arrays.append(pa.array(values.astype("string").to_numpy(dtype=object), type=pa.string()))
+        else:
+            arrays.append(pa.array(values.to_numpy()))
+        names.append(public_name(col))
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def write_table(frame: pd.DataFrame, folder: Path, stem: str, *, parquet: bool = True) -> list[Path]:
+    """Write ``stem.csv`` (and ``stem.parquet``): money as exact two-place decimals."""
+    paths = [folder / f"{stem}.csv"]
+    _csv_frame(frame).to_csv(paths[0], index=False, lineterminator="\n")
+    if parquet:
+        paths.append(folder / f"{stem}.parquet")
+        pq.write_table(_arrow_table(frame), paths[1], compression="zstd", store_schema=False)
+    return paths
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_json(path: Path, payload: dict) -> None:
+    path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def check_destination(dest: Path, force: bool) -> None:
+    """Refuse to replace a finalized output unless forced (checked before any work is done)."""
+    if (dest / MANIFEST).exists() and not force:
+        raise OutputExistsError(
+            f"{dest} already holds a finalized run ({MANIFEST}); "
+            "rerun with --force to replace it (the old one is kept as a dated backup)"
+        )
+    if dest.exists() and not dest.is_dir():
+        raise OutputExistsError(f"{dest} exists and is not a folder")
+
+
+def publish(dest: Path, fill: Callable[[Path], None], *, force: bool) -> Path | None:
+    """Write a run into a temporary sibling folder with ``fill``, then swap it into ``dest``.
+
+    Returns the backup folder of the replaced output, if there was one.
+    """
+    dest = Path(dest)
+    check_destination(dest, force)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.partial-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        fill(tmp)
+        for path in tmp.iterdir():  # flush file contents before the rename makes them visible
+            with path.open("rb") as fh:
+                os.fsync(fh.fileno())
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    backup = None
+    if dest.exists():
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        backup = dest.parent / f"{dest.name}.backup-{stamp}"
+        n = 1
+        while backup.exists():
+            backup = dest.parent / f"{dest.name}.backup-{stamp}-{n}"
+            n += 1
+        os.rename(dest, backup)
+    os.rename(tmp, dest)
+    return backup
+
+
+def run_record() -> dict[str, str]:
+    """When and where a run happened: the one record that differs between identical reruns."""
+    return {
+        "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "host": os.uname().nodename,
+    }

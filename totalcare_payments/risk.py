@@ -1,0 +1,85 @@
+"""Clinical risk: members' MARA-style scores and practices' average risk.
+
+A risk score says how costly a member is expected to be relative to an average of
+1.0. The vendor file's layout varies by payer, so the config names the member id
+and score columns. A practice's average risk is the member-month-weighted mean of
+its members' scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import schema
+from .attribution import MemberMonths, _codes
+from .config import RiskTerms
+from .errors import InputError, Problem
+from .inputs import Table
+from .money import round_half_up
+
+
+@dataclass(frozen=True)
+class MemberScores:
+    """Each attributed member's score (by member code) and whether it was defaulted."""
+
+    score: np.ndarray
+    defaulted: np.ndarray
+
+    @property
+    def members_defaulted(self) -> int:
+        return int(self.defaulted.sum())
+
+
+def member_scores(risk_scores: Table, member_months: MemberMonths, terms: RiskTerms) -> MemberScores:
+    """Look up every attributed member's score.
+
+    Score rows of members not attributed in the run are excluded (NOT_ATTRIBUTED).
+    Attributed members with no score get ``default_score`` (counted), or, when the config
+    says ``missing_score = "reject"``, fail the run listing them.
+    """
+    frame = risk_scores.frame
+    codes = _codes(frame[terms.member_id_column], member_months.member_ids)
+    attributed = codes >= 0
+    risk_scores.exclude(schema.NOT_ATTRIBUTED, int((~attributed).sum()))
+    score = np.full(member_months.n_members, np.nan, dtype=np.float64)
+    score[codes[attributed]] = frame[terms.score_column].to_numpy(dtype=np.float64)[attributed]
+    missing = np.isnan(score)
+    with_months = member_months.member_month_counts() > 0
+    missing &= with_months
+    if missing.any() and terms.missing_score == "reject":
+        ids = member_months.member_ids[np.flatnonzero(missing)]
+        raise InputError(
+            Problem(
+                table="risk_scores",
+                reason=schema.MISSING_SCORE,
+                column=terms.score_column,
+                message=(
+                    f"{int(missing.sum())} attributed member(s) have no score in "
+                    f"{risk_scores.path} and the config rejects missing scores"
+                ),
+                examples=tuple(str(i) for i in ids[:5]),
+            )
+        )
+    score = np.where(np.isnan(score), terms.default_score, score)
+    return MemberScores(score=score, defaulted=missing)
+
+
+def normalization_factor(score: np.ndarray, member: np.ndarray) -> float:
+    """1 / (member-month-weighted mean score over the population), so the mean becomes 1.0."""
+    if len(member) == 0:
+        return 1.0
+    mean = float(score[member].mean())
+    return 1.0 / mean if mean > 0 else 1.0
+
+
+def average_risk(
+    score: np.ndarray, member: np.ndarray, group: np.ndarray, n_groups: int, decimals: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Member-month-weighted mean score per group, rounded half-up: (avg_risk, member_months)."""
+    member_months = np.bincount(group, minlength=n_groups)
+    total = np.bincount(group, weights=score[member], minlength=n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        avg = np.where(member_months > 0, total / np.maximum(member_months, 1), np.nan)
+    return round_half_up(avg, decimals), member_months

@@ -16,10 +16,10 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
-from .ccf import CcfBatch, compute_ccf  # noqa: E402
-from .config import ProgramConfig, load_config, parse_config  # noqa: E402
-from .inputs import ProgramData, load_inputs  # noqa: E402
-from .periods import format_period, parse_month_range, parse_year_month  # noqa: E402
+from .ccf import CcfBatch, compute_ccf
+from .config import ProgramConfig, load_config, parse_config
+from .inputs import ProgramData, load_inputs
+from .periods import format_period, parse_month_range, parse_year_month
 
 __all__ = [
     "CcfBatch",

@@ -79,7 +79,9 @@ def linear_rate(terms: CcfTerms, avg_risk: np.ndarray) -> np.ndarray:
     return np.clip(lin.base_pmpm * avg_risk, lin.floor_pmpm, upper)
 
 
-def member_tier_index(terms: CcfTerms, score: np.ndarray, month: np.ndarray, n_months: int) -> np.ndarray:
+def member_tier_index(
+    terms: CcfTerms, score: np.ndarray, month: np.ndarray, n_months: int
+) -> np.ndarray:
     """Each member-month's risk tier (0 = lowest) from the quantiles of that month's scores."""
     assert terms.member_tiers is not None
     q = np.asarray(terms.member_tiers.quantiles)
@@ -143,8 +145,10 @@ def ccf_lines(
         with np.errstate(invalid="ignore", divide="ignore"):
             rate = to_cents(np.where(members > 0, amount / np.maximum(members, 1), 0) / 100.0)
     else:
-        base = band_rate(ccf_terms, avg) if ccf_terms.rate_model == "bands" else linear_rate(
-            ccf_terms, avg
+        base = (
+            band_rate(ccf_terms, avg)
+            if ccf_terms.rate_model == "bands"
+            else linear_rate(ccf_terms, avg)
         )
         rate = to_cents(np.nan_to_num(base) * multiplier)
         amount = members.astype(np.int64) * rate
@@ -174,6 +178,7 @@ def control_totals(lines: pd.DataFrame) -> pd.DataFrame:
 
     Totals are sums of the lines' integer cents, so they tie to the lines exactly.
     """
+
     def totals(frame: pd.DataFrame, scope: str, key: str) -> dict[str, object]:
         return {
             "scope": scope,
@@ -197,7 +202,9 @@ def _check_months_present(data: ProgramData, periods: list[int]) -> None:
     absent = [p for p in periods if p not in present]
     if absent:
         covered = sorted(present)
-        span = f"{format_period(covered[0])}..{format_period(covered[-1])}" if covered else "no month"
+        span = (
+            f"{format_period(covered[0])}..{format_period(covered[-1])}" if covered else "no month"
+        )
         raise InputError(
             Problem(
                 table="attribution",

@@ -81,7 +81,9 @@ def member_costs(claims: Table, mm: MemberMonths) -> MemberCosts:
     )
 
 
-def stop_loss_threshold(stop_loss: StopLoss, annual_cost: np.ndarray, attributed: np.ndarray) -> float:
+def stop_loss_threshold(
+    stop_loss: StopLoss, annual_cost: np.ndarray, attributed: np.ndarray
+) -> float:
     """The per-member annual threshold in dollars (inf when there is no stop-loss)."""
     if stop_loss.kind == "fixed":
         assert stop_loss.amount is not None

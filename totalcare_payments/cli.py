@@ -32,7 +32,9 @@ app = typer.Typer(
 
 ConfigOpt = Annotated[
     Path,
-    typer.Option("--config", "-c", help="Program terms (TOML). Default: the Blue KC-style program."),
+    typer.Option(
+        "--config", "-c", help="Program terms (TOML). Default: the Blue KC-style program."
+    ),
 ]
 DataOpt = Annotated[
     Path,
@@ -45,7 +47,9 @@ DataOpt = Annotated[
 ]
 ForceOpt = Annotated[
     bool,
-    typer.Option("--force", help="Replace a finalized output folder (the old one is kept as a backup)."),
+    typer.Option(
+        "--force", help="Replace a finalized output folder (the old one is kept as a backup)."
+    ),
 ]
 StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Fail the run on any rejected input row.")
@@ -53,7 +57,7 @@ StrictOpt = Annotated[
 FileOpt = Annotated[Path | None, typer.Option(help="Use this file instead of the data folder's.")]
 
 
-def _run(action):  # noqa: ANN001, ANN202 - wraps a command body
+def _run(action):
     try:
         return action()
     except TotalcareError as exc:
@@ -100,13 +104,26 @@ def ccf(
         dest = out or Path("out") / f"ccf-{label}"
         with console.progress() as step:
             batch, result = run_ccf(
-                config, data, periods, dest, force=force, strict=strict,
-                paths={"practices": practices, "attribution": attribution,
-                       "risk_scores": risk_scores},
+                config,
+                data,
+                periods,
+                dest,
+                force=force,
+                strict=strict,
+                paths={
+                    "practices": practices,
+                    "attribution": attribution,
+                    "risk_scores": risk_scores,
+                },
                 progress=step,
             )
-        console.show_ccf(batch.lines, batch.control_totals, result.out,
-                         batch.members_defaulted, len(result.rejects))
+        console.show_ccf(
+            batch.lines,
+            batch.control_totals,
+            result.out,
+            batch.members_defaulted,
+            len(result.rejects),
+        )
 
     _run(body)
 
@@ -128,7 +145,8 @@ def settle(
     ] = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Output folder. Default: out/settlement-YEAR.")
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder. Default: out/settlement-YEAR."),
     ] = None,
     claims: FileOpt = None,
     quality: FileOpt = None,
@@ -148,12 +166,19 @@ def settle(
         dest = out or Path("out") / f"settlement-{year}"
         with console.progress() as step:
             settlement, result = run_settlement(
-                config, year, dest, data_dir=data if summary is None else None,
-                summary=summary, force=force, strict=strict,
-                paths={"claims": claims, "quality": quality}, progress=step,
+                config,
+                year,
+                dest,
+                data_dir=data if summary is None else None,
+                summary=summary,
+                force=force,
+                strict=strict,
+                paths={"claims": claims, "quality": quality},
+                progress=step,
             )
-        console.show_settlement(settlement.practices, settlement.control_totals, result.out,
-                                settlement.notes)
+        console.show_settlement(
+            settlement.practices, settlement.control_totals, result.out, settlement.notes
+        )
 
     _run(body)
 

@@ -10,6 +10,7 @@ path and the reason.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
@@ -89,7 +90,9 @@ class MemberTiers(_Section):
     quantiles: list[Annotated[float, Field(gt=0.0, lt=1.0)]] = Field(
         description="Cut points between member risk tiers, e.g. [0.25, 0.5, 0.75] for quartiles."
     )
-    pmpm: list[NonNegative] = Field(description="Fee per member per month of each tier, lowest first.")
+    pmpm: list[NonNegative] = Field(
+        description="Fee per member per month of each tier, lowest first."
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> MemberTiers:
@@ -117,14 +120,16 @@ class CcfTerms(_Section):
     @model_validator(mode="after")
     def _model_has_its_terms(self) -> CcfTerms:
         if getattr(self, self.rate_model) is None:
-            raise ValueError(f"rate_model is '{self.rate_model}' but [ccf.{self.rate_model}] is missing")
+            raise ValueError(
+                f"rate_model is '{self.rate_model}' but [ccf.{self.rate_model}] is missing"
+            )
         if self.bands is not None:
             if not self.bands:
                 raise ValueError("bands is empty")
             lows = [b.min_avg_risk for b in self.bands]
             if lows[0] != 0.0:
                 raise ValueError("the first band must start at min_avg_risk = 0")
-            if any(b <= a for a, b in zip(lows, lows[1:], strict=False)):
+            if any(b <= a for a, b in itertools.pairwise(lows)):
                 raise ValueError("bands are out of order: min_avg_risk must strictly increase")
         return self
 
@@ -212,7 +217,9 @@ class LossTerms(_Section):
     loss_rate: Rate | Literal["one_minus_share_rate"] = 0.0
     loss_rate_floor: Rate = 0.0
     loss_rate_ceiling: Rate = 1.0
-    loss_limit: Rate = Field(default=1.0, description="Most a practice can owe, as a share of budget.")
+    loss_limit: Rate = Field(
+        default=1.0, description="Most a practice can owe, as a share of budget."
+    )
 
     @model_validator(mode="after")
     def _floor(self) -> LossTerms:
@@ -298,7 +305,6 @@ class ProgramConfig(_Section):
             return 0.0
         sharing = self.settlement.sharing
         return sharing.savings_share_rate.get(tier, 0.0) + sharing.quality_share_rate.get(tier, 0.0)
-
 
     def require_ccf(self) -> tuple[RiskTerms, CcfTerms]:
         if self.risk is None or self.ccf is None:

@@ -47,26 +47,40 @@ def show_error(exc: TotalcareError) -> None:
         err.print(f"  {exc}", markup=False)
 
 
-def show_ccf(lines: pd.DataFrame, totals: pd.DataFrame, out_dir: Path, defaulted: int,
-             rejects: int) -> None:
+def show_ccf(
+    lines: pd.DataFrame, totals: pd.DataFrame, out_dir: Path, defaulted: int, rejects: int
+) -> None:
     table = Table(title="Care Coordination Fee batch", title_justify="left")
     for name, justify in [
-        ("month", "left"), ("practice", "left"), ("tier", "left"), ("members", "right"),
-        ("avg risk", "right"), ("PMPM", "right"), ("fee", "right"),
+        ("month", "left"),
+        ("practice", "left"),
+        ("tier", "left"),
+        ("members", "right"),
+        ("avg risk", "right"),
+        ("PMPM", "right"),
+        ("fee", "right"),
     ]:
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     shown = lines if len(lines) <= 40 else lines.head(40)
     for row in shown.itertuples(index=False):
         table.add_row(
-            row.year_month, str(row.practice_id), row.tier,
-            f"{row.attributed_members:,}", f"{row.avg_risk_score:.4f}",
-            dollars(row.pmpm_rate_cents), dollars(row.ccf_amount_cents),
+            row.year_month,
+            str(row.practice_id),
+            row.tier,
+            f"{row.attributed_members:,}",
+            f"{row.avg_risk_score:.4f}",
+            dollars(row.pmpm_rate_cents),
+            dollars(row.ccf_amount_cents),
         )
     if len(lines) > len(shown):
-        table.add_row("...", f"{len(lines) - len(shown)} more lines in the payment file", "", "", "", "", "")
+        table.add_row(
+            "...", f"{len(lines) - len(shown)} more lines in the payment file", "", "", "", "", ""
+        )
     out.print(table)
     _show_totals(totals, ["practices", "member_months", "ccf_amount_cents"], "Control totals")
-    out.print(f"Members given the default risk score: {defaulted:,}   Rejected input rows: {rejects:,}")
+    out.print(
+        f"Members given the default risk score: {defaulted:,}   Rejected input rows: {rejects:,}"
+    )
     out.print(f"Payment file and manifest written to [bold]{out_dir}[/]")
 
 
@@ -78,44 +92,64 @@ def _show_totals(totals: pd.DataFrame, columns: list[str], title: str) -> None:
         table.add_column(c.removesuffix("_cents"), justify="right")
     for row in totals.to_dict("records"):
         table.add_row(
-            str(row["scope"]), str(row["key"]),
+            str(row["scope"]),
+            str(row["key"]),
             *[dollars(row[c]) if c.endswith("_cents") else f"{int(row[c]):,}" for c in columns],
         )
     out.print(table)
 
 
-def show_settlement(frame: pd.DataFrame, totals: pd.DataFrame, out_dir: Path | None,
-                    notes: dict) -> None:
+def show_settlement(
+    frame: pd.DataFrame, totals: pd.DataFrame, out_dir: Path | None, notes: dict
+) -> None:
     table = Table(title="Shared savings settlement", title_justify="left")
     cols = [
-        ("practice", "left"), ("budget", "right"),
-        ("actual cost", "right"), ("savings", "right"), ("MSR", "right"),
-        ("share", "right"), ("payment", "right"), ("reason", "left"),
+        ("practice", "left"),
+        ("budget", "right"),
+        ("actual cost", "right"),
+        ("savings", "right"),
+        ("MSR", "right"),
+        ("share", "right"),
+        ("payment", "right"),
+        ("reason", "left"),
     ]
     for name, justify in cols:
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     shown = frame if len(frame) <= 40 else frame.head(40)
     for row in shown.itertuples(index=False):
         table.add_row(
-            str(row.practice_id), dollars(row.budget_cents), dollars(row.actual_cost_cents),
-            f"{row.savings_rate:.2%}", f"{row.msr:.2%}", f"{row.share_rate:.2%}",
-            dollars(row.final_payment_cents), row.reason,
+            str(row.practice_id),
+            dollars(row.budget_cents),
+            dollars(row.actual_cost_cents),
+            f"{row.savings_rate:.2%}",
+            f"{row.msr:.2%}",
+            f"{row.share_rate:.2%}",
+            dollars(row.final_payment_cents),
+            row.reason,
         )
     if len(frame) > len(shown):
-        table.add_row("...", f"{len(frame) - len(shown)} more practices in settlement.csv",
-                      *[""] * (len(cols) - 2))
+        table.add_row(
+            "...",
+            f"{len(frame) - len(shown)} more practices in settlement.csv",
+            *[""] * (len(cols) - 2),
+        )
     out.print(table)
     program = totals[totals["scope"] == "program"].iloc[0]
     waterfall = Table(title="Program waterfall", title_justify="left")
     waterfall.add_column("step")
     waterfall.add_column("amount", justify="right")
     for label, col in [
-        ("budget", "budget_cents"), ("claims paid", "claims_paid_cents"),
-        ("truncated by stop-loss", "truncated_cents"), ("CCF counted as cost", "ccf_cost_cents"),
-        ("actual cost", "actual_cost_cents"), ("savings", "savings_cents"),
+        ("budget", "budget_cents"),
+        ("claims paid", "claims_paid_cents"),
+        ("truncated by stop-loss", "truncated_cents"),
+        ("CCF counted as cost", "ccf_cost_cents"),
+        ("actual cost", "actual_cost_cents"),
+        ("savings", "savings_cents"),
         ("qualifying savings", "qualifying_savings_cents"),
-        ("earned before limit", "earned_before_limit_cents"), ("earned", "earned_cents"),
-        ("shared losses", "shared_loss_cents"), ("final payments (net)", "final_payment_cents"),
+        ("earned before limit", "earned_before_limit_cents"),
+        ("earned", "earned_cents"),
+        ("shared losses", "shared_loss_cents"),
+        ("final payments (net)", "final_payment_cents"),
     ]:
         waterfall.add_row(label, dollars(program[col]))
     out.print(waterfall)

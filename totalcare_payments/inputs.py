@@ -56,7 +56,10 @@ class Table:
         if not mask.any():
             return
         self.rejects = pd.concat(
-            [self.rejects, _reject_frame(self.spec.name, self.frame, mask, reason, column, message)],
+            [
+                self.rejects,
+                _reject_frame(self.spec.name, self.frame, mask, reason, column, message),
+            ],
             ignore_index=True,
         )
         self.frame = self.frame.loc[~mask]
@@ -86,9 +89,12 @@ def _reject_frame(
 ) -> pd.DataFrame:
     bad = frame.loc[mask]
     if len(bad.columns):
-        record = bad.astype("string").fillna("").apply(
-            lambda col: col.name + "=" + col, axis=0
-        ).agg("; ".join, axis=1)
+        record = (
+            bad.astype("string")
+            .fillna("")
+            .apply(lambda col: col.name + "=" + col, axis=0)
+            .agg("; ".join, axis=1)
+        )
     else:
         record = pd.Series("", index=bad.index)
     return pd.DataFrame(
@@ -109,15 +115,14 @@ def _read_raw(path: Path, spec: TableSpec) -> pa.Table:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise InputError(
-            Problem(spec.name, "UNSUPPORTED_FORMAT", f"{path}: use .parquet or .csv, not '{suffix}'")
+            Problem(
+                spec.name, "UNSUPPORTED_FORMAT", f"{path}: use .parquet or .csv, not '{suffix}'"
+            )
         )
     if not path.exists():
         raise InputError(Problem(spec.name, "MISSING_FILE", f"{path}: file not found"))
     try:
-        if suffix == ".csv":
-            present = _csv_header(path)
-        else:
-            present = pq.read_schema(path).names
+        present = _csv_header(path) if suffix == ".csv" else pq.read_schema(path).names
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
         raise InputError(
             Problem(spec.name, "UNREADABLE", f"{path}: cannot be read as {suffix[1:]}: {exc}")
@@ -246,13 +251,29 @@ def _check_column(table: Table, col: Column) -> None:
 def read_table(path: str | Path, spec: TableSpec) -> Table:
     """Read one input table and run its column and key checks (lazily, all at once)."""
     path = Path(path)
-    raw = _read_raw(path, spec)
-    frame = raw.to_pandas(types_mapper=None)
+    frame = _read_raw(path, spec).to_pandas()
+    return check_table(frame, spec, path=path, sha256=file_sha256(path))
+
+
+def check_table(
+    frame: pd.DataFrame, spec: TableSpec, *, path: Path | None = None, sha256: str = ""
+) -> Table:
+    """Run a table's checks on a DataFrame (from a file, or built in a notebook)."""
+    missing = [c.name for c in spec.columns if c.required and c.name not in frame.columns]
+    if missing:
+        raise InputError(
+            Problem(
+                spec.name,
+                "MISSING_COLUMN",
+                f"missing column(s) {', '.join(missing)}; the table has: {', '.join(frame.columns)}",
+            )
+        )
+    frame = frame[[c.name for c in spec.columns if c.name in frame.columns]].copy()
     frame.index = pd.RangeIndex(1, len(frame) + 1)
     table = Table(
         spec=spec,
-        path=path,
-        sha256=file_sha256(path),
+        path=path or Path(f"<{spec.name}>"),
+        sha256=sha256,
         frame=frame,
         rejects=pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS}),
         rows_read=len(frame),
@@ -262,10 +283,36 @@ def read_table(path: str | Path, spec: TableSpec) -> Table:
     if spec.unique:
         dup = table.frame.duplicated(list(spec.unique), keep="first").to_numpy()
         table.reject_rows(
-            dup, schema.DUPLICATE_KEY, ",".join(spec.unique),
+            dup,
+            schema.DUPLICATE_KEY,
+            ",".join(spec.unique),
             f"a second row for the same {', '.join(spec.unique)}",
         )
     return table
+
+
+def program_from_frames(
+    config: ProgramConfig,
+    practices: pd.DataFrame,
+    attribution: pd.DataFrame,
+    risk_scores: pd.DataFrame,
+    claims: pd.DataFrame | None = None,
+    quality: pd.DataFrame | None = None,
+) -> ProgramData:
+    """Notebook entry: a program from in-memory DataFrames, with the same checks as files."""
+    if config.risk is None:
+        raise InputError("the config has no [risk] section, so risk scores cannot be read")
+    risk = config.risk
+    return ProgramData(
+        practices=check_table(practices, schema.PRACTICES),
+        attribution=check_table(attribution, schema.ATTRIBUTION),
+        risk_scores=check_table(
+            risk_scores,
+            schema.risk_scores_spec(risk.member_id_column, risk.score_column, risk.max_score),
+        ),
+        claims=None if claims is None else check_table(claims, schema.CLAIMS),
+        quality=None if quality is None else check_table(quality, schema.QUALITY),
+    )
 
 
 @dataclass

@@ -25,7 +25,9 @@ def msr_from_table(terms: MsrTerms, population: np.ndarray) -> np.ndarray:
     at_hi = np.array([b.msr_at_max for b in terms.table])
     band = np.clip(np.searchsorted(lo, n, side="right") - 1, 0, len(lo) - 1)
     width = hi[band] - lo[band]
-    pos = np.where(width > 0, (np.clip(n, lo[band], hi[band]) - lo[band]) / np.where(width > 0, width, 1), 1.0)
+    pos = np.where(
+        width > 0, (np.clip(n, lo[band], hi[band]) - lo[band]) / np.where(width > 0, width, 1), 1.0
+    )
     return at_lo[band] - (at_lo[band] - at_hi[band]) * pos
 
 

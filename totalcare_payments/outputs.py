@@ -62,14 +62,18 @@ def _arrow_table(frame: pd.DataFrame) -> pa.Table:
         if col.endswith(CENTS_SUFFIX):
             arrays.append(cents_to_arrow(values.to_numpy(dtype=np.int64)))
         elif pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
-            arrays.append(pa.array(values.astype("string").to_numpy(dtype=object), type=pa.string()))
+            arrays.append(
+                pa.array(values.astype("string").to_numpy(dtype=object), type=pa.string())
+            )
         else:
             arrays.append(pa.array(values.to_numpy()))
         names.append(public_name(col))
     return pa.Table.from_arrays(arrays, names=names)
 
 
-def write_table(frame: pd.DataFrame, folder: Path, stem: str, *, parquet: bool = True) -> list[Path]:
+def write_table(
+    frame: pd.DataFrame, folder: Path, stem: str, *, parquet: bool = True
+) -> list[Path]:
     """Write ``stem.csv`` (and ``stem.parquet``): money as exact two-place decimals."""
     paths = [folder / f"{stem}.csv"]
     _csv_frame(frame).to_csv(paths[0], index=False, lineterminator="\n")

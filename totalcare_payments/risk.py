@@ -32,7 +32,9 @@ class MemberScores:
         return int(self.defaulted.sum())
 
 
-def member_scores(risk_scores: Table, member_months: MemberMonths, terms: RiskTerms) -> MemberScores:
+def member_scores(
+    risk_scores: Table, member_months: MemberMonths, terms: RiskTerms
+) -> MemberScores:
     """Look up every attributed member's score.
 
     Score rows of members not attributed in the run are excluded (NOT_ATTRIBUTED).

@@ -24,9 +24,18 @@ from .ccf import CcfBatch, compute_ccf
 from .config import ProgramConfig, config_sha256, load_config
 from .errors import InputError, Problem
 from .inputs import REJECT_COLUMNS, ProgramData, Table, load_inputs, read_table
-from .settlement import Settlement, compute_settlement, settle_summary
-from .outputs import MANIFEST, _csv_frame, check_destination, publish, run_record, sha256_of, write_json, write_table
+from .outputs import (
+    MANIFEST,
+    _csv_frame,
+    check_destination,
+    publish,
+    run_record,
+    sha256_of,
+    write_json,
+    write_table,
+)
 from .periods import format_period
+from .settlement import Settlement, compute_settlement, settle_summary
 
 # Rejections that always fail a run: each would make some payment wrong.
 FATAL_REASONS = frozenset(

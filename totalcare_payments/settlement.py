@@ -117,7 +117,8 @@ def row_terms(config: ProgramConfig, tiers: pd.Series, year: int) -> dict[str, n
         "payment_limit": full(n, terms.payment_limit),
         "losses_enabled": full(n, terms.losses.enabled),
         "loss_rate_fixed": full(
-            n, np.nan if terms.losses.loss_rate == "one_minus_share_rate" else terms.losses.loss_rate
+            n,
+            np.nan if terms.losses.loss_rate == "one_minus_share_rate" else terms.losses.loss_rate,
         ),
         "loss_rate_floor": full(n, terms.losses.loss_rate_floor),
         "loss_rate_ceiling": full(n, terms.losses.loss_rate_ceiling),
@@ -249,7 +250,9 @@ def control_totals(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _quality_for(quality: Table | None, practice_ids: pd.Series, year: int) -> tuple[np.ndarray, np.ndarray, int]:
+def _quality_for(
+    quality: Table | None, practice_ids: pd.Series, year: int
+) -> tuple[np.ndarray, np.ndarray, int]:
     """quality_score and met_quality_gate per practice; practices without a row get 0 and False."""
     n = len(practice_ids)
     if quality is None:
@@ -297,8 +300,10 @@ def compute_settlement(data: ProgramData, config: ProgramConfig, year: int) -> S
     if terms.ccf_counts_as_cost:
         lines = compute_ccf(data, config, list(periods)).lines
         ccf_cost = (
-            lines.groupby("practice_id")["ccf_amount_cents"].sum()
-            .reindex(mm.practice_ids, fill_value=0).to_numpy(dtype=np.int64)
+            lines.groupby("practice_id")["ccf_amount_cents"]
+            .sum()
+            .reindex(mm.practice_ids, fill_value=0)
+            .to_numpy(dtype=np.int64)
         )
 
     practices = data.practices.frame.reset_index(drop=True)
@@ -342,7 +347,9 @@ def compute_settlement(data: ProgramData, config: ProgramConfig, year: int) -> S
         "practices_without_quality": without_quality,
         "practices_without_members": int((~active).sum()),
     }
-    return Settlement(year=year, practices=settled, control_totals=control_totals(settled), notes=notes)
+    return Settlement(
+        year=year, practices=settled, control_totals=control_totals(settled), notes=notes
+    )
 
 
 def _require_baselines(table: Table, practices: pd.DataFrame, active: np.ndarray) -> None:
@@ -446,8 +453,10 @@ def settle_summary(summary: pd.DataFrame, config: ProgramConfig, year: int) -> S
         with np.errstate(invalid="ignore", divide="ignore"):
             pmpm = np.where(member_months > 0, budget / np.maximum(member_months, 1), 0)
         rows = rows.assign(
-            risk_ratio=np.nan, trend_factor=np.nan,
-            budget_pmpm_cents=np.round(pmpm).astype(np.int64), budget_cents=budget,
+            risk_ratio=np.nan,
+            trend_factor=np.nan,
+            budget_pmpm_cents=np.round(pmpm).astype(np.int64),
+            budget_cents=budget,
         )
     else:
         risk = rows["avg_risk_score"].isna() | rows["baseline_risk"].isna()
@@ -458,8 +467,11 @@ def settle_summary(summary: pd.DataFrame, config: ProgramConfig, year: int) -> S
     if terms.msr.kind == "assigned" and (assigned is None or np.isnan(assigned).any()):
         raise InputError(
             Problem(
-                "practice_summary", "NULL_VALUE", "the config's msr kind is 'assigned', so every "
-                "practice needs its own rate in the msr column", column="msr",
+                "practice_summary",
+                "NULL_VALUE",
+                "the config's msr kind is 'assigned', so every "
+                "practice needs its own rate in the msr column",
+                column="msr",
             )
         )
     msr, mlr = msr_and_mlr(terms, population, assigned)

@@ -127,7 +127,7 @@ def test_practices(frames: dict[str, pd.DataFrame]) -> None:
     assert set(practices["tier"]) <= set(TIERS)
     shares = practices["tier"].value_counts(normalize=True)
     assert 0.15 < shares["Developing"] < 0.45 and 0.3 < shares["Established"] < 0.6
-    assert practices["baseline_pmpm"].between(350, 550).all()
+    assert practices["baseline_pmpm"].between(300, 550).all()
     assert practices["baseline_risk"].between(0.85, 1.2).all()
     assert (practices["baseline_pmpm"] == practices["baseline_pmpm"].round(2)).all()
 

@@ -185,3 +185,41 @@ def settle(
 
 def main() -> None:  # pragma: no cover - console script entry
     app()
+
+
+@app.command()
+def generate(
+    members: Annotated[int, typer.Option("--members", "-n", help="How many members.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same files.")] = 7,
+    year: Annotated[int, typer.Option(help="The program year of attribution and claims.")] = 2026,
+    members_per_practice: Annotated[
+        int, typer.Option(help="Average practice panel size.")
+    ] = 1000,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the tables to.")] = Path(
+        "generated"
+    ),
+) -> None:
+    """Write a synthetic program (practices, attribution, risk scores, claims, quality).
+
+    Realistic and deterministic for a seed: churn and practice switching, lognormal risk
+    scores with some members unscored, claims rising with risk, catastrophic members and
+    reversals. For trying the tool and for benchmarks; not any payer's experience.
+    """
+    from .generate import generate_program, write_program
+
+    def body() -> None:
+        if members < 1 or members_per_practice < 1:
+            raise InputError("--members and --members-per-practice must be at least 1")
+        if fmt not in ("parquet", "csv"):
+            raise InputError(f"--format must be parquet or csv, not '{fmt}'")
+        with console.progress() as step:
+            step("Generating")
+            tables = generate_program(
+                members, seed=seed, year=year, members_per_practice=members_per_practice
+            )
+            step("Writing")
+            paths = write_program(tables, out, fmt=fmt)
+        console.show_generated({name: tables[name].num_rows for name in tables}, paths)
+
+    _run(body)

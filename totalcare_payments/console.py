@@ -162,3 +162,13 @@ def show_settlement(
 def fail(exc: TotalcareError) -> None:
     show_error(exc)
     sys.exit(exc.exit_code)
+
+
+def show_generated(rows: dict[str, int], paths: dict[str, Path]) -> None:
+    table = Table(title="Synthetic program", title_justify="left")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    table.add_column("file")
+    for name, count in rows.items():
+        table.add_row(name, f"{count:,}", str(paths[name]))
+    out.print(table)

@@ -1,0 +1,358 @@
+"""Year-end settlement: hand-computed golden examples of every waterfall step, and invariants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import MONTHS_2026, SAMPLE, attribution_rows, make_config
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from totalcare_payments.ccf import compute_ccf
+from totalcare_payments.config import MsrTerms
+from totalcare_payments.inputs import load_inputs, program_from_frames
+from totalcare_payments.msr import msr_from_table
+from totalcare_payments.periods import year_periods
+from totalcare_payments.settlement import compute_settlement, settle_summary
+
+# A small program whose arithmetic fits in a comment. Terms: trend 4% a year from 2025,
+# risk ratio capped at 1.03, stop-loss $10,000, fixed MSR 2%, payment limit 15%,
+# share = 0.25 + 0.25 x quality_score, quality gate on, completion factor 1.0.
+TERMS = {
+    "settlement": {
+        "completion_factor": 1.0,
+        "payment_limit": 0.15,
+        "stop_loss": {"kind": "fixed", "amount": 10000.0},
+        "msr": {"kind": "fixed", "rate": 0.02, "table": None},
+    }
+}
+PRACTICES = pd.DataFrame(
+    {
+        "practice_id": ["A", "B"],
+        "practice_name": ["Alpha Clinic", "Beta Family Medicine"],
+        "tier": ["Advanced", "Established"],
+        "baseline_pmpm": [1000.0, 1000.0],
+        "baseline_risk": [1.0, 1.0],
+    }
+)
+# m1 at A all year; m2 at A Jan-Jun, then B Jul-Dec (a switcher); m3 at B all year.
+ATTRIBUTION = pd.DataFrame(
+    attribution_rows("m1", "A", MONTHS_2026)
+    + attribution_rows("m2", "A", MONTHS_2026[:6])
+    + attribution_rows("m2", "B", MONTHS_2026[6:])
+    + attribution_rows("m3", "B", MONTHS_2026)
+)
+SCORES = pd.DataFrame({"member_id": ["m1", "m2", "m3"], "mara_px_total": [1.0, 1.2, 0.8]})
+CLAIMS = pd.DataFrame(
+    [
+        ("c1", "m1", "2026-01-15", 5000.00),
+        ("c2", "m1", "2026-03-02", 3000.00),
+        ("c2", "m1", "2026-03-02", -3000.00),  # reversal of c2: nets to zero
+        ("c3", "m1", "2026-04-20", 2000.00),
+        ("c4", "m2", "2026-02-11", 9000.00),  # m2 at A
+        ("c5", "m2", "2026-08-05", 3000.00),  # m2 at B
+        ("c6", "m3", "2026-04-01", 16000.00),
+        ("c7", "m3", "2025-12-30", 700.00),  # outside the year: excluded
+        ("c8", "m4", "2026-05-05", 250.00),  # m4 is attributed nowhere: excluded
+    ],
+    columns=["claim_id", "member_id", "claim_start_date", "paid_amount"],
+)
+QUALITY = pd.DataFrame(
+    {
+        "practice_id": ["A", "B"],
+        "year": [2026, 2026],
+        "quality_score": [0.8, 0.9],
+        "met_quality_gate": [True, False],
+    }
+)
+
+
+def _settle(changes: dict | None = None, claims: pd.DataFrame = CLAIMS):
+    config = make_config({**TERMS, **(changes or {})} if changes else TERMS)
+    data = program_from_frames(config, PRACTICES, ATTRIBUTION, SCORES, claims, QUALITY)
+    return compute_settlement(data, config, 2026), data, config
+
+
+def test_member_level_waterfall_hand_computed():
+    settlement, data, _ = _settle()
+    a, b = (row for _, row in settlement.practices.iterrows())
+    # 1. member months: A = m1 12 + m2 6 = 18; B = m2 6 + m3 12 = 18
+    assert (a.member_months, b.member_months) == (18, 18)
+    # avg risk A = (12 x 1.0 + 6 x 1.2) / 18 = 1.06667 -> 1.0667; B = (6 x 1.2 + 12 x 0.8) / 18 = 0.9333
+    assert (a.avg_risk_score, b.avg_risk_score) == (1.0667, 0.9333)
+    # 2. risk ratio: A 1.0667 capped at 1.03; B 0.9333
+    assert (a.risk_ratio, b.risk_ratio) == (1.03, 0.9333)
+    # 3. budget_pmpm: A 1000 x 1.03 x 1.04 = 1071.20; B 1000 x 0.9333 x 1.04 = 970.632 -> 970.63
+    assert a.trend_factor == 1.04
+    assert (a.budget_pmpm_cents, b.budget_pmpm_cents) == (107120, 97063)
+    # 4. budget: A 1071.20 x 18 = 19,281.60; B 970.63 x 18 = 17,471.34
+    assert (a.budget_cents, b.budget_cents) == (1928160, 1747134)
+    # 5. claims: A = m1 (5000 + 3000 - 3000 + 2000) + m2 at A 9000 = 16,000
+    #    B = m2 at B 3000 + m3 16000 = 19,000
+    assert (a.claims_paid_cents, b.claims_paid_cents) == (1600000, 1900000)
+    #    stop-loss $10,000: m2's year 12,000 -> 2,000 over, taken 9/12 from A (1,500), 3/12
+    #    from B (500); m3's 16,000 -> 6,000 over, all from B. m1's 7,000 is under.
+    assert (a.truncated_cents, b.truncated_cents) == (150000, 650000)
+    #    actual cost: A 16,000 - 1,500 = 14,500; B 19,000 - 6,500 = 12,500
+    assert (a.actual_cost_cents, b.actual_cost_cents) == (1450000, 1250000)
+    # 6. savings: A 19,281.60 - 14,500 = 4,781.60 (24.80%); B 17,471.34 - 12,500 = 4,971.34
+    assert (a.savings_cents, b.savings_cents) == (478160, 497134)
+    assert a.savings_rate == pytest.approx(4781.60 / 19281.60)
+    # 7-10. A: meets the 2% MSR; share 0.25 + 0.25 x 0.8 = 0.45; 4,781.60 x 0.45 = 2,151.72,
+    #    under the limit 15% x 19,281.60 = 2,892.24 -> PAID 2,151.72
+    assert a.share_rate == pytest.approx(0.45)
+    assert (a.payment_limit_amount_cents, a.earned_cents, a.final_payment_cents) == (
+        289224,
+        215172,
+        215172,
+    )
+    assert a.reason == "PAID"
+    #    B missed the quality gate: share 0, payment 0
+    assert (b.share_rate, b.final_payment_cents, b.reason) == (0.0, 0, "QUALITY_GATE")
+    # accounting: c7 outside the year, c8 not attributed
+    assert data.claims.accounting()["excluded"] == {"NOT_ATTRIBUTED": 1, "OUTSIDE_PERIOD": 1}
+    assert settlement.notes["members_truncated"] == 2
+
+
+def test_completion_factor_grosses_up_claims():
+    settlement, _, _ = _settle({"settlement": {**TERMS["settlement"], "completion_factor": 1.02}})
+    a = settlement.practices.iloc[0]
+    # A: (16,000 - 1,500) x 1.02 = 14,790.00
+    assert a.actual_cost_cents == 1479000
+
+
+def test_percentile_stop_loss_and_no_stop_loss():
+    none, _, _ = _settle({"settlement": {**TERMS["settlement"], "stop_loss": {"kind": "none"}}})
+    assert none.practices["truncated_cents"].tolist() == [0, 0]
+    pct, _, _ = _settle(
+        {"settlement": {**TERMS["settlement"], "stop_loss": {"kind": "percentile", "percentile": 0.5}}}
+    )
+    # annual costs 7,000 (m1), 12,000 (m2), 16,000 (m3): median 12,000 -> only m3 over, by 4,000
+    assert pct.notes["stop_loss_threshold"] == 12000.0
+    assert pct.practices["truncated_cents"].tolist() == [0, 400000]
+
+
+def test_ccf_counted_as_cost_ties_to_the_ccf_batch():
+    settlement, data, config = _settle(
+        {"settlement": {**TERMS["settlement"], "ccf_counts_as_cost": True}}
+    )
+    fresh = program_from_frames(config, PRACTICES, ATTRIBUTION, SCORES)
+    ccf = compute_ccf(fresh, config, list(year_periods(2026))).lines
+    by_practice = ccf.groupby("practice_id")["ccf_amount_cents"].sum()
+    frame = settlement.practices.set_index("practice_id")
+    assert frame["ccf_cost_cents"].to_dict() == by_practice.to_dict()
+    assert (frame["actual_cost_cents"] == [1450000, 1250000] + by_practice.to_numpy()).all()
+
+
+# ---- practice-level summaries: steps 5 to 12 ------------------------------------------------
+
+SUMMARY_TERMS = {
+    "settlement": {
+        "msr": {"kind": "fixed", "rate": 0.02, "table": None},
+        "payment_limit": 0.10,
+    }
+}
+
+
+def _summary(rows: list[dict], changes: dict | None = None) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        [{"tier": "Established", "quality_score": 0.6, "met_quality_gate": True, **r} for r in rows]
+    )
+    frame.insert(0, "practice_id", [f"P{i}" for i in range(len(frame))])
+    merged = {"settlement": {**SUMMARY_TERMS["settlement"], **(changes or {})}}
+    return settle_summary(frame, make_config(merged), 2026).practices
+
+
+def test_summary_msr_below_and_above_first_dollar():
+    out = _summary(
+        [
+            {"budget": 1_000_000, "actual_cost": 985_000},  # 1.5% < 2% MSR
+            {"budget": 1_000_000, "actual_cost": 950_000},  # 5%: share 0.25 + 0.25 x 0.6 = 0.40
+        ]
+    )
+    assert out["reason"].tolist() == ["BELOW_MSR", "PAID"]
+    # first dollar: all 50,000 x 0.40 = 20,000.00
+    assert out["final_payment_cents"].tolist() == [0, 2_000_000]
+
+
+def test_summary_net_sharing_shares_only_above_the_msr():
+    out = _summary([{"budget": 1_000_000, "actual_cost": 950_000}], {
+        "msr": {"kind": "fixed", "rate": 0.02, "sharing": "net"}
+    })
+    # (50,000 - 2% x 1,000,000) x 0.40 = 30,000 x 0.40 = 12,000.00
+    assert out.loc[0, "qualifying_savings_cents"] == 3_000_000
+    assert out.loc[0, "final_payment_cents"] == 1_200_000
+
+
+def test_summary_quality_zero_earns_half_of_the_fifty_percent():
+    # the program's own example: $100k of savings, quality score 0 -> $25k
+    out = _summary([{"budget": 2_000_000, "actual_cost": 1_900_000, "quality_score": 0.0}])
+    assert out.loc[0, "final_payment_cents"] == 2_500_000
+
+
+def test_summary_quality_gate_and_minimum_score():
+    out = _summary(
+        [
+            {"budget": 1_000_000, "actual_cost": 950_000, "met_quality_gate": False},
+            {"budget": 1_000_000, "actual_cost": 950_000, "quality_score": 0.3},
+        ],
+        {"quality": {"gate": True, "min_score": 0.5}},
+    )
+    assert out["reason"].tolist() == ["QUALITY_GATE", "QUALITY_GATE"]
+    assert out["final_payment_cents"].tolist() == [0, 0]
+
+
+def test_summary_payment_limit_caps():
+    out = _summary([{"budget": 1_000_000, "actual_cost": 700_000, "quality_score": 1.0}])
+    # 300,000 x 0.50 = 150,000 -> limited to 10% x 1,000,000 = 100,000.00
+    assert out.loc[0, "earned_before_limit_cents"] == 15_000_000
+    assert (out.loc[0, "final_payment_cents"], out.loc[0, "reason"]) == (10_000_000, "CAPPED")
+
+
+def test_summary_payment_reduction():
+    out = _summary([{"budget": 1_000_000, "actual_cost": 950_000}], {"payment_reduction": 0.02})
+    # 50,000 x 0.40 x (1 - 0.02) = 19,600.00
+    assert out.loc[0, "final_payment_cents"] == 1_960_000
+
+
+LOSSES = {
+    "enabled": True,
+    "min_loss_rate": 0.02,
+    "loss_rate": "one_minus_share_rate",
+    "loss_rate_floor": 0.4,
+    "loss_rate_ceiling": 0.6,
+    "loss_limit": 0.05,
+}
+
+
+def test_summary_two_sided_losses():
+    out = _summary(
+        [
+            {"budget": 1_000_000, "actual_cost": 1_030_000},  # 3% loss
+            {"budget": 1_000_000, "actual_cost": 1_100_000},  # 10% loss
+            {"budget": 1_000_000, "actual_cost": 1_015_000},  # 1.5%: inside the MLR
+            {"budget": 1_000_000, "actual_cost": 1_030_000, "loss_adjustment": -2_000},
+        ],
+        {"losses": LOSSES},
+    )
+    # loss rate = 1 - share 0.40 = 0.60 (within [0.4, 0.6])
+    # 30,000 x 0.60 = 18,000 owed; 100,000 x 0.60 = 60,000 -> loss limit 5% = 50,000
+    assert out["reason"].tolist() == ["LOSS", "LOSS_CAPPED", "NO_SAVINGS", "LOSS"]
+    assert out["shared_loss_cents"].tolist() == [1_800_000, 5_000_000, 0, 1_600_000]
+    assert out["final_payment_cents"].tolist() == [-1_800_000, -5_000_000, 0, -1_600_000]
+
+
+def test_msr_table_interpolates_within_bands():
+    table = MsrTerms.model_validate(
+        {
+            "kind": "table",
+            "table": [
+                {"min_population": 3000, "max_population": 4999, "msr_at_min": 0.05, "msr_at_max": 0.039},
+                {"min_population": 5000, "max_population": 5999, "msr_at_min": 0.039, "msr_at_max": 0.036},
+                {"min_population": 60000, "max_population": 60000, "msr_at_min": 0.02, "msr_at_max": 0.02},
+            ],
+        }
+    )
+    got = msr_from_table(table, np.array([1000, 3000, 4000, 5500, 7000, 90000]))
+    # 4000: 5% - 1.1% x (1000 / 1999) = 4.44972%; 5500: 3.9% - 0.3% x 500/999 = 3.74985%
+    expected = [0.05, 0.05, 0.05 - 0.011 * 1000 / 1999, 0.039 - 0.003 * 500 / 999, 0.036, 0.02]
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+# ---- properties -------------------------------------------------------------------------------
+
+summary_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "budget": st.floats(1_000, 5e7),
+            "cost_ratio": st.floats(0.5, 1.5),
+            "quality_score": st.floats(0, 1),
+            "met_quality_gate": st.booleans(),
+            "member_months": st.integers(12, 500_000),
+        }
+    ),
+    min_size=1,
+    max_size=30,
+)
+terms = st.fixed_dictionaries(
+    {
+        "msr": st.fixed_dictionaries(
+            {"kind": st.just("fixed"), "rate": st.floats(0, 0.1), "sharing": st.sampled_from(["first_dollar", "net"])}
+        ),
+        "payment_limit": st.floats(0.01, 1.0),
+        "payment_reduction": st.floats(0, 0.1),
+    }
+)
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    frame["actual_cost"] = (frame["budget"] * frame.pop("cost_ratio")).round(2)
+    frame["budget"] = frame["budget"].round(2)
+    frame.insert(0, "practice_id", [f"P{i:03d}" for i in range(len(frame))])
+    frame["tier"] = "Advanced"
+    return frame
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=summary_rows, changes=terms)
+def test_earned_within_share_cap_and_payment_limit(rows, changes):
+    config = make_config({"settlement": changes})
+    out = settle_summary(_frame(rows), config, 2026).practices
+    savings = out["savings_cents"].to_numpy()
+    earned = out["earned_cents"].to_numpy()
+    assert (earned >= 0).all()
+    assert (earned <= config.program.max_share_rate * np.maximum(savings, 0) + 0.5).all()
+    assert (earned <= out["payment_limit_amount_cents"].to_numpy()).all()
+    below = out["savings_rate"].to_numpy() < out["msr"].to_numpy()
+    assert (earned[below] == 0).all()
+    assert (out["final_payment_cents"] == earned - out["shared_loss_cents"]).all()
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=summary_rows, changes=terms, extra=st.floats(0, 5e6), losses=st.booleans())
+def test_raising_actual_cost_never_raises_the_payment(rows, changes, extra, losses):
+    if losses:
+        changes = {**changes, "losses": LOSSES}
+    config = make_config({"settlement": changes})
+    frame = _frame(rows)
+    before = settle_summary(frame, config, 2026).practices["final_payment_cents"].to_numpy()
+    frame["actual_cost"] = frame["actual_cost"] + round(extra, 2)
+    after = settle_summary(frame, config, 2026).practices["final_payment_cents"].to_numpy()
+    assert (after <= before).all()
+
+
+@pytest.fixture(scope="module")
+def sample_frames():
+    return {
+        name: pd.read_csv(SAMPLE / f"{name}.csv")
+        for name in ("practices", "attribution", "risk_scores", "claims", "quality")
+    }
+
+
+@settings(max_examples=15, deadline=None)
+@given(threshold=st.floats(500, 300_000), completion=st.floats(1.0, 1.2))
+def test_truncation_never_raises_actual_cost(sample_frames, threshold, completion):
+    def actual(stop_loss: dict) -> np.ndarray:
+        config = make_config(
+            {"settlement": {"stop_loss": stop_loss, "completion_factor": completion}}
+        )
+        data = program_from_frames(config, **sample_frames)
+        return compute_settlement(data, config, 2026).practices["actual_cost_cents"].to_numpy()
+
+    truncated = actual({"kind": "fixed", "amount": threshold})
+    untruncated = actual({"kind": "none"})
+    assert (truncated <= untruncated).all()
+
+
+def test_sample_program_loads_from_csv_with_every_row_accounted_for():
+    config = make_config()
+    data = load_inputs(SAMPLE, config, with_claims=True, with_quality=True)
+    compute_settlement(data, config, 2026)
+    for table in data.tables():
+        acct = table.accounting()
+        assert acct["read"] == acct["used"] + sum(acct["excluded"].values()) + sum(
+            acct["rejected"].values()
+        )
+        assert acct["rejected"] == {}

@@ -126,7 +126,12 @@ def test_percentile_stop_loss_and_no_stop_loss():
     none, _, _ = _settle({"settlement": {**TERMS["settlement"], "stop_loss": {"kind": "none"}}})
     assert none.practices["truncated_cents"].tolist() == [0, 0]
     pct, _, _ = _settle(
-        {"settlement": {**TERMS["settlement"], "stop_loss": {"kind": "percentile", "percentile": 0.5}}}
+        {
+            "settlement": {
+                **TERMS["settlement"],
+                "stop_loss": {"kind": "percentile", "percentile": 0.5},
+            }
+        }
     )
     # annual costs 7,000 (m1), 12,000 (m2), 16,000 (m3): median 12,000 -> only m3 over, by 4,000
     assert pct.notes["stop_loss_threshold"] == 12000.0
@@ -177,9 +182,10 @@ def test_summary_msr_below_and_above_first_dollar():
 
 
 def test_summary_net_sharing_shares_only_above_the_msr():
-    out = _summary([{"budget": 1_000_000, "actual_cost": 950_000}], {
-        "msr": {"kind": "fixed", "rate": 0.02, "sharing": "net"}
-    })
+    out = _summary(
+        [{"budget": 1_000_000, "actual_cost": 950_000}],
+        {"msr": {"kind": "fixed", "rate": 0.02, "sharing": "net"}},
+    )
     # (50,000 - 2% x 1,000,000) x 0.40 = 30,000 x 0.40 = 12,000.00
     assert out.loc[0, "qualifying_savings_cents"] == 3_000_000
     assert out.loc[0, "final_payment_cents"] == 1_200_000
@@ -248,9 +254,24 @@ def test_msr_table_interpolates_within_bands():
         {
             "kind": "table",
             "table": [
-                {"min_population": 3000, "max_population": 4999, "msr_at_min": 0.05, "msr_at_max": 0.039},
-                {"min_population": 5000, "max_population": 5999, "msr_at_min": 0.039, "msr_at_max": 0.036},
-                {"min_population": 60000, "max_population": 60000, "msr_at_min": 0.02, "msr_at_max": 0.02},
+                {
+                    "min_population": 3000,
+                    "max_population": 4999,
+                    "msr_at_min": 0.05,
+                    "msr_at_max": 0.039,
+                },
+                {
+                    "min_population": 5000,
+                    "max_population": 5999,
+                    "msr_at_min": 0.039,
+                    "msr_at_max": 0.036,
+                },
+                {
+                    "min_population": 60000,
+                    "max_population": 60000,
+                    "msr_at_min": 0.02,
+                    "msr_at_max": 0.02,
+                },
             ],
         }
     )
@@ -278,7 +299,11 @@ summary_rows = st.lists(
 terms = st.fixed_dictionaries(
     {
         "msr": st.fixed_dictionaries(
-            {"kind": st.just("fixed"), "rate": st.floats(0, 0.1), "sharing": st.sampled_from(["first_dollar", "net"])}
+            {
+                "kind": st.just("fixed"),
+                "rate": st.floats(0, 0.1),
+                "sharing": st.sampled_from(["first_dollar", "net"]),
+            }
         ),
         "payment_limit": st.floats(0.01, 1.0),
         "payment_reduction": st.floats(0, 0.1),

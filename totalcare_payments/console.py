@@ -42,9 +42,9 @@ def show_error(exc: TotalcareError) -> None:
     err.print(f"[bold red]{kind}[/] (exit {exc.exit_code})", highlight=False)
     if isinstance(exc, InputError):
         for problem in exc.problems:
-            err.print(f"  - {problem.describe()}", markup=False)
+            err.print(f"  - {problem.describe()}", markup=False, soft_wrap=True)
     else:
-        err.print(f"  {exc}", markup=False)
+        err.print(f"  {exc}", markup=False, soft_wrap=True)
 
 
 def show_ccf(

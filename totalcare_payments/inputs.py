@@ -379,6 +379,15 @@ def load_inputs(
     problems: list[Problem] = []
     for key, spec, override in specs:
         path = Path(override) if override is not None else find_table(folder, spec.stem)
+        if override is None and not path.exists():
+            problems.append(
+                Problem(
+                    spec.name,
+                    "MISSING_FILE",
+                    f"{folder}: no {spec.stem}.parquet or {spec.stem}.csv in the data folder",
+                )
+            )
+            continue
         try:
             tables[key] = read_table(path, spec)
         except InputError as exc:

@@ -1,0 +1,138 @@
+"""Bad input, bad config, reruns: a clear message, the documented exit code, never a traceback."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import SAMPLE, make_config, write_config
+from typer.testing import CliRunner
+
+from totalcare_payments.cli import app
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    shutil.copytree(SAMPLE, folder)
+    return folder
+
+
+def run(*args: str | Path) -> tuple[int, str]:
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert "Traceback" not in result.output
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+def ccf(data: Path, *extra: str | Path) -> tuple[int, str]:
+    return run("ccf", "--month", "2026-03", "--data", data, "--out", data.parent / "out", *extra)
+
+
+def edit(path: Path, change) -> None:
+    """Rewrite a CSV input through ``change(frame) -> frame``."""
+    change(pd.read_csv(path, dtype=str, keep_default_na=False)).to_csv(path, index=False)
+
+
+def test_missing_file(data: Path):
+    (data / "attribution.csv").unlink()
+    code, out = ccf(data)
+    assert code == 2
+    assert "MISSING_FILE" in out and "no attribution.parquet or attribution.csv" in out
+
+
+def test_misspelled_column_names_what_exists(data: Path):
+    edit(data / "attribution.csv", lambda f: f.rename(columns={"year_month": "yearmonth"}))
+    code, out = ccf(data)
+    assert code == 2
+    assert "missing column(s) year_month" in out
+    assert "the file has: member_id, practice_id, yearmonth" in out
+
+
+def test_wrong_type_is_rejected_and_listed_then_strict_fails(data: Path):
+    def bad_month(f: pd.DataFrame) -> pd.DataFrame:
+        f.loc[[0, 5], "year_month"] = ["2026-13", "March"]
+        return f
+
+    edit(data / "attribution.csv", bad_month)
+    code, out = ccf(data)
+    assert code == 0, out
+    rejects = pd.read_csv(data.parent / "out" / "rejects.csv")
+    assert rejects[["table", "row", "reason", "column"]].values.tolist() == [
+        ["attribution", 1, "WRONG_DATATYPE", "year_month"],
+        ["attribution", 6, "WRONG_DATATYPE", "year_month"],
+    ]
+    code, out = ccf(data, "--strict", "--force")
+    assert code == 2
+    assert "WRONG_DATATYPE" in out and "2 rows: 1, 6" in out
+
+
+def test_member_attributed_to_two_practices_in_a_month(data: Path):
+    frame = pd.read_csv(data / "attribution.csv", dtype=str)
+    first = frame.iloc[[0]].copy()
+    first["practice_id"] = "P0006" if first.iloc[0]["practice_id"] != "P0006" else "P0001"
+    pd.concat([frame, first]).to_csv(data / "attribution.csv", index=False)
+    first_month = frame.iloc[0]["year_month"]
+    code, out = run("ccf", "--month", first_month, "--data", data, "--out", data.parent / "o")
+    assert code == 2
+    assert "CONFLICTING_ATTRIBUTION" in out
+    assert f"member_id={frame.iloc[0]['member_id']}" in out
+
+
+def test_unknown_practice(data: Path):
+    frame = pd.read_csv(data / "attribution.csv", dtype=str)
+    frame.loc[frame.index[frame["year_month"] == "2026-03"][:3], "practice_id"] = "P9999"
+    frame.to_csv(data / "attribution.csv", index=False)
+    code, out = ccf(data)
+    assert code == 2
+    assert "UNKNOWN_PRACTICE" in out and "3 rows" in out and "practice_id=P9999" in out
+
+
+def test_month_outside_the_data(data: Path):
+    code, out = run("ccf", "--month", "2027-01", "--data", data, "--out", data.parent / "o")
+    assert code == 2
+    assert "no attribution for 2027-01; it covers 2026-01..2026-12" in out
+
+
+def test_malformed_month_argument(data: Path):
+    code, out = run("ccf", "--month", "2026-3", "--data", data)
+    assert code == 2 and "not a month in the form YYYY-MM" in out
+
+
+def test_missing_scores_rejected_by_config(data: Path, tmp_path: Path):
+    config = write_config(tmp_path, make_config({"risk": {"missing_score": "reject"}}))
+    code, out = ccf(data, "--config", config)
+    assert code == 2
+    assert "MISSING_SCORE" in out and "have no score" in out
+
+
+def test_bad_config_exit_code(data: Path, tmp_path: Path):
+    config = tmp_path / "bad.toml"
+    config.write_text('[program]\nname = "x"\nmax_share_rate = 1.5\n')
+    code, out = ccf(data, "--config", config)
+    assert code == 3
+    assert "program.max_share_rate" in out
+
+
+def test_refuses_to_overwrite_then_force_keeps_a_backup(data: Path):
+    assert ccf(data)[0] == 0
+    code, out = ccf(data)
+    assert code == 4 and "--force" in out
+    assert ccf(data, "--force")[0] == 0
+    backups = list(data.parent.glob("out.backup-*"))
+    assert len(backups) == 1 and (backups[0] / "manifest.json").exists()
+
+
+def test_rerun_is_byte_identical(data: Path, tmp_path: Path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    for out in (first, second):
+        code, text = run("settle", "--year", "2026", "--data", data, "--out", out)
+        assert code == 0, text
+    names = sorted(p.name for p in first.iterdir())
+    assert names == sorted(p.name for p in second.iterdir())
+    for name in names:
+        if name != "run.json":  # the run's time and host: the one record that may differ
+            assert (first / name).read_bytes() == (second / name).read_bytes(), name

@@ -139,7 +139,7 @@ def test_percentile_stop_loss_and_no_stop_loss():
 
 
 def test_ccf_counted_as_cost_ties_to_the_ccf_batch():
-    settlement, data, config = _settle(
+    settlement, _, config = _settle(
         {"settlement": {**TERMS["settlement"], "ccf_counts_as_cost": True}}
     )
     fresh = program_from_frames(config, PRACTICES, ATTRIBUTION, SCORES)
@@ -147,7 +147,8 @@ def test_ccf_counted_as_cost_ties_to_the_ccf_batch():
     by_practice = ccf.groupby("practice_id")["ccf_amount_cents"].sum()
     frame = settlement.practices.set_index("practice_id")
     assert frame["ccf_cost_cents"].to_dict() == by_practice.to_dict()
-    assert (frame["actual_cost_cents"] == [1450000, 1250000] + by_practice.to_numpy()).all()
+    expected = np.array([1450000, 1250000]) + by_practice.to_numpy()
+    assert (frame["actual_cost_cents"].to_numpy() == expected).all()
 
 
 # ---- practice-level summaries: steps 5 to 12 ------------------------------------------------

@@ -136,3 +136,29 @@ def test_rerun_is_byte_identical(data: Path, tmp_path: Path):
     for name in names:
         if name != "run.json":  # the run's time and host: the one record that may differ
             assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_every_input_row_is_accounted_for(data: Path, tmp_path: Path):
+    claims = pd.read_csv(data / "claims.csv", dtype=str)
+    claims.loc[0, "paid_amount"] = "inf"
+    claims.loc[1, "paid_amount"] = "NaN"
+    claims.loc[2, "claim_start_date"] = "1899-12-31"
+    claims.loc[3, "member_id"] = ""
+    dup = claims.iloc[[10]]
+    pd.concat([claims, dup]).to_csv(data / "claims.csv", index=False)
+    code, out = run("settle", "--year", "2026", "--data", data, "--out", tmp_path / "s")
+    assert code == 0, out
+    manifest = __import__("json").loads((tmp_path / "s" / "manifest.json").read_text())
+    for name, entry in manifest["inputs"].items():
+        accounted = (
+            entry["used"] + sum(entry["excluded"].values()) + sum(entry["rejected"].values())
+        )
+        assert entry["read"] == accounted, name
+    assert manifest["inputs"]["claims"]["rejected"] == {
+        "DUPLICATE_CLAIM_ID": 1,
+        "NON_FINITE": 2,
+        "NULL_KEY": 1,
+        "OUT_OF_RANGE": 1,
+    }
+    rejects = pd.read_csv(tmp_path / "s" / "rejects.csv")
+    assert len(rejects) == 5 and set(rejects["table"]) == {"claims"}

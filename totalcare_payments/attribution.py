@@ -129,6 +129,7 @@ def attributed_member_months(
         keep_idx = np.flatnonzero(keep)[~duplicate]
         member, month, practice = member[keep_idx], month[keep_idx], practice[keep_idx]
         # members whose only rows were conflicts keep their code (no member-months)
+    attribution.mark_used(len(member))
     return MemberMonths(
         member_ids=pd.Index(member_ids),
         practice_ids=practice_ids,

@@ -70,6 +70,7 @@ def member_costs(claims: Table, mm: MemberMonths) -> MemberCosts:
     not_attributed = in_year & ~attributed
     claims.exclude(schema.OUTSIDE_PERIOD, outside)
     claims.exclude(schema.NOT_ATTRIBUTED, int(not_attributed.sum()))
+    claims.mark_used(int(attributed.sum()))
     cell = member[attributed].astype(np.int64) * mm.n_months + month[attributed]
     cost = np.bincount(cell, weights=paid[attributed], minlength=mm.n_members * mm.n_months)
     return MemberCosts(

@@ -187,6 +187,10 @@ def main() -> None:  # pragma: no cover - console script entry
     app()
 
 
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+
 @app.command()
 def generate(
     members: Annotated[int, typer.Option("--members", "-n", help="How many members.")] = 1000,

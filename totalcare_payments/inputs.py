@@ -22,11 +22,14 @@ import pyarrow.parquet as pq
 from . import schema
 from .config import ProgramConfig
 from .errors import InputError, Problem
-from .periods import periods_from_dates, periods_from_year_month
+from .periods import format_period, periods_from_dates, periods_from_year_month
 from .schema import Column, TableSpec
 
 SUPPORTED = (".parquet", ".pq", ".csv")
 REJECT_COLUMNS = ["table", "row", "reason", "column", "message", "record"]
+# Service dates outside these months are data errors, not claims to pay.
+FIRST_PERIOD = (1990 - 1970) * 12
+LAST_PERIOD = (2100 - 1970) * 12 + 11
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 
@@ -42,6 +45,10 @@ class Table:
     rejects: pd.DataFrame  # REJECT_COLUMNS
     rows_read: int
     excluded: dict[str, int] = field(default_factory=dict)
+    used: int | None = None  # set by the step that consumes the rows; else the clean rows
+
+    def mark_used(self, count: int) -> None:
+        self.used = int(count)
 
     @property
     def name(self) -> str:
@@ -66,11 +73,9 @@ class Table:
 
     def accounting(self) -> dict[str, object]:
         rejected = self.rejects["reason"].value_counts().sort_index().to_dict()
-        n_rejected = int(sum(rejected.values()))
-        n_excluded = int(sum(self.excluded.values()))
         return {
             "read": self.rows_read,
-            "used": self.rows_read - n_rejected - n_excluded,
+            "used": len(self.frame) if self.used is None else self.used,
             "excluded": dict(sorted(self.excluded.items())),
             "rejected": {str(k): int(v) for k, v in rejected.items()},
         }
@@ -171,7 +176,8 @@ def _as_number(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     text = series.astype("string").str.strip()
     values = pd.to_numeric(text, errors="coerce").astype("float64")
     # "nan"/"inf" text parses to non-finite floats: caught by NON_FINITE, not WRONG_DATATYPE
-    wrong = (values.isna() & text.notna()).to_numpy(dtype=bool)
+    is_nan_text = text.str.lower().isin(["nan", "+nan", "-nan"]).fillna(False)
+    wrong = (values.isna() & text.notna() & ~is_nan_text).to_numpy(dtype=bool)
     return values, wrong
 
 
@@ -233,6 +239,13 @@ def _check_column(table: Table, col: Column) -> None:
         periods, bad = periods_from_dates(raw)
         table.frame = frame.assign(period=periods)
         table.reject_rows(bad, schema.WRONG_DATATYPE, name, f"{name} is not a date YYYY-MM-DD")
+        period = table.frame["period"].to_numpy()
+        table.reject_rows(
+            (period < FIRST_PERIOD) | (period > LAST_PERIOD),
+            schema.OUT_OF_RANGE,
+            name,
+            f"{name} is before {format_period(FIRST_PERIOD)} or after {format_period(LAST_PERIOD)}",
+        )
         return
     if col.kind == "flag":
         if pd.api.types.is_bool_dtype(raw.dtype):

@@ -114,9 +114,9 @@ def publish(dest: Path, fill: Callable[[Path], None], *, force: bool) -> Path | 
     dest = Path(dest)
     check_destination(dest, force)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    for stale in dest.parent.glob(f".{dest.name}.partial-*"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = dest.parent / f".{dest.name}.partial-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
     tmp.mkdir()
     try:
         fill(tmp)

@@ -45,6 +45,7 @@ def member_scores(
     codes = _codes(frame[terms.member_id_column], member_months.member_ids)
     attributed = codes >= 0
     risk_scores.exclude(schema.NOT_ATTRIBUTED, int((~attributed).sum()))
+    risk_scores.mark_used(int(attributed.sum()))
     score = np.full(member_months.n_members, np.nan, dtype=np.float64)
     score[codes[attributed]] = frame[terms.score_column].to_numpy(dtype=np.float64)[attributed]
     missing = np.isnan(score)

@@ -39,7 +39,12 @@ from .settlement import Settlement, compute_settlement, settle_summary
 
 # Rejections that always fail a run: each would make some payment wrong.
 FATAL_REASONS = frozenset(
-    {schema.UNKNOWN_PRACTICE, schema.CONFLICTING_ATTRIBUTION, schema.UNKNOWN_TIER}
+    {
+        schema.UNKNOWN_PRACTICE,
+        schema.CONFLICTING_ATTRIBUTION,
+        schema.UNKNOWN_TIER,
+        schema.DUPLICATE_KEY,  # two scores for a member, two quality rows: which is right?
+    }
 )
 Progress = Callable[[str], None]
 

@@ -261,6 +261,9 @@ def _quality_for(
     in_year = frame["year"].to_numpy() == year
     quality.exclude(schema.OUTSIDE_PERIOD, int((~in_year).sum()))
     frame = frame.loc[in_year]
+    settled = frame["practice_id"].isin(practice_ids).to_numpy()
+    quality.exclude(schema.NOT_ATTRIBUTED, int((~settled).sum()))
+    quality.mark_used(int(settled.sum()))
     idx = pd.Index(frame["practice_id"]).get_indexer(practice_ids)
     has = idx >= 0
     score = np.where(has, frame["quality_score"].to_numpy(float)[np.maximum(idx, 0)], 0.0)

@@ -33,9 +33,15 @@ import pandas as pd
 
 from . import schema
 from .attribution import attributed_member_months
-from .ccf import compute_ccf
-from .claims import check_claims, member_costs, practice_costs, stop_loss_threshold
-from .config import ProgramConfig, SettlementTerms
+from .ccf import ccf_lines
+from .claims import (
+    MemberCosts,
+    check_claims,
+    member_costs,
+    practice_costs,
+    stop_loss_threshold,
+)
+from .config import ProgramConfig, SettlementTerms, StopLoss
 from .errors import InputError, Problem
 from .inputs import ProgramData, Table
 from .money import round_half_up, to_cents
@@ -101,12 +107,22 @@ SETTLEMENT_COLUMNS = [
 
 
 def row_terms(config: ProgramConfig, tiers: pd.Series, year: int) -> dict[str, np.ndarray]:
-    """The config's settlement terms as one value per practice row (by its tier)."""
+    """The config's settlement terms as one value per practice row (by its tier).
+
+    Every step of the waterfall reads its terms from here, so rows settled under
+    different configs (scenarios) can be stacked and settled in one vectorized pass.
+    """
     terms = config.require_settlement()
     n = len(tiers)
     sharing = terms.sharing
     full = np.full
+    trend = round_half_up((1.0 + terms.annual_trend) ** (year - terms.baseline_year), 6)
     return {
+        "trend_factor": full(n, float(trend)),
+        "risk_ratio_min": full(n, terms.risk_ratio_min or 0.0),
+        "risk_ratio_max": full(n, terms.risk_ratio_max or np.inf),
+        "completion_factor": full(n, terms.completion_factor),
+        "ccf_counts_as_cost": full(n, terms.ccf_counts_as_cost),
         "savings_share_rate": tiers.map(sharing.savings_share_rate).fillna(0.0).to_numpy(float),
         "quality_share_rate": tiers.map(sharing.quality_share_rate).fillna(0.0).to_numpy(float),
         "max_share_rate": full(n, config.program.max_share_rate),
@@ -124,6 +140,11 @@ def row_terms(config: ProgramConfig, tiers: pd.Series, year: int) -> dict[str, n
         "loss_rate_ceiling": full(n, terms.losses.loss_rate_ceiling),
         "loss_limit": full(n, terms.losses.loss_limit),
     }
+
+
+def stack_terms(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Per-row terms of several configs, one after another."""
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
 def msr_and_mlr(
@@ -271,8 +292,44 @@ def _quality_for(
     return score, met, int((~has).sum())
 
 
-def compute_settlement(data: ProgramData, config: ProgramConfig, year: int) -> Settlement:
-    """Settle a performance year from member-level data: attribution, scores, claims, quality."""
+@dataclass(frozen=True)
+class PerformanceYear:
+    """The member-level work of a performance year, done once and shared by every
+    settlement of it (the config's, or each scenario's): attributed member months and
+    average risk per practice, each member-month's paid claims, quality, and the CCF
+    paid during the year."""
+
+    year: int
+    practices: pd.DataFrame  # one row per practice with members: the waterfall's inputs
+    costs: MemberCosts
+    active: np.ndarray  # practices (in the practices table's order) with member months
+    ccf_paid_cents: np.ndarray  # per active practice: the year's CCF (0 without [ccf])
+    notes: dict[str, object]
+
+    def stop_loss_costs(self, stop_loss: StopLoss) -> tuple[np.ndarray, np.ndarray, dict]:
+        """claims_paid and truncated cents per practice under a stop-loss, with its notes."""
+        attributed = (self.costs.grid >= 0).any(axis=1)
+        threshold = stop_loss_threshold(stop_loss, self.costs.annual_cost(), attributed)
+        by_practice = practice_costs(self.costs, len(self.active), threshold)
+        notes = {
+            "stop_loss_threshold": None if np.isinf(threshold) else round(threshold, 2),
+            "members_truncated": by_practice.members_truncated,
+        }
+        return (
+            to_cents(by_practice.claims_paid[self.active]),
+            to_cents(by_practice.truncated[self.active]),
+            notes,
+        )
+
+
+def performance_year(
+    data: ProgramData, config: ProgramConfig, year: int, *, with_ccf: bool | None = None
+) -> PerformanceYear:
+    """Member-level aggregates of a year from attribution, scores, claims and quality.
+
+    ``with_ccf`` computes the year's CCF per practice (default: when the config counts
+    it as cost); scenarios ask for it to report the payer's net savings.
+    """
     terms = config.require_settlement()
     risk_terms = config.risk
     if risk_terms is None:
@@ -295,23 +352,19 @@ def compute_settlement(data: ProgramData, config: ProgramConfig, year: int) -> S
         score, np.arange(len(score)), mm.practice, mm.n_practices, risk_terms.score_decimals
     )
     costs = member_costs(data.claims, mm)
-    attributed = mm.member_month_counts() > 0
-    threshold = stop_loss_threshold(terms.stop_loss, costs.annual_cost(), attributed)
-    by_practice = practice_costs(costs, mm.n_practices, threshold)
-
-    ccf_cost = np.zeros(mm.n_practices, dtype=np.int64)
-    if terms.ccf_counts_as_cost:
-        lines = compute_ccf(data, config, list(periods)).lines
-        ccf_cost = (
-            lines.groupby("practice_id")["ccf_amount_cents"]
-            .sum()
-            .reindex(mm.practice_ids, fill_value=0)
-            .to_numpy(dtype=np.int64)
-        )
 
     practices = data.practices.frame.reset_index(drop=True)
     active = member_months > 0
     _require_baselines(data.practices, practices, active)
+    ccf_paid = np.zeros(int(active.sum()), dtype=np.int64)
+    if (terms.ccf_counts_as_cost if with_ccf is None else with_ccf) and config.ccf is not None:
+        lines = ccf_lines(mm, scores, practices, risk_terms, config.ccf)
+        ccf_paid = (
+            lines.groupby("practice_id")["ccf_amount_cents"]
+            .sum()
+            .reindex(practices["practice_id"][active], fill_value=0)
+            .to_numpy(dtype=np.int64)
+        )
     quality_score, met_gate, without_quality = _quality_for(
         data.quality, practices["practice_id"][active], year
     )
@@ -325,31 +378,70 @@ def compute_settlement(data: ProgramData, config: ProgramConfig, year: int) -> S
             "avg_risk_score": avg_risk[active],
             "baseline_risk": practices["baseline_risk"].to_numpy(float)[active],
             "baseline_pmpm_cents": to_cents(practices["baseline_pmpm"].to_numpy(float)[active]),
-            "claims_paid_cents": to_cents(by_practice.claims_paid[active]),
-            "truncated_cents": to_cents(by_practice.truncated[active]),
-            "ccf_cost_cents": ccf_cost[active],
             "quality_score": quality_score,
             "met_quality_gate": met_gate,
             "loss_adjustment_cents": np.zeros(int(active.sum()), dtype=np.int64),
         }
     )
-    rows = risk_adjusted_budget(rows, terms, year)
-    rows = actual_cost(rows, terms.completion_factor)
-    msr, mlr = msr_and_mlr(terms, rows["population"].to_numpy(), None)
-    rows = rows.assign(msr=msr, mlr=mlr)
-    settled = settle_rows(rows, row_terms(config, rows["tier"], year))
-    settled = settled[SETTLEMENT_COLUMNS].sort_values("practice_id", kind="stable")
-    settled = settled.reset_index(drop=True)
     notes = {
         "members_defaulted_score": scores.members_defaulted,
-        "stop_loss_threshold": None if np.isinf(threshold) else round(threshold, 2),
-        "members_truncated": by_practice.members_truncated,
         "claims_outside_year": costs.claims_outside_year,
         "claims_not_attributed": costs.claims_not_attributed,
         "claims_not_attributed_amount": f"{costs.dollars_not_attributed:.2f}",
         "practices_without_quality": without_quality,
         "practices_without_members": int((~active).sum()),
     }
+    return PerformanceYear(
+        year=year, practices=rows, costs=costs, active=active, ccf_paid_cents=ccf_paid, notes=notes
+    )
+
+
+def settle_year(year: PerformanceYear, configs: list[ProgramConfig]) -> tuple[pd.DataFrame, dict]:
+    """Settle a performance year under each config: the rows of config i come i-th.
+
+    The member-level work is shared; each distinct stop-loss is applied once. Returns
+    the stacked settlement rows (with a ``scenario`` column, the config's position)
+    and the stop-loss notes of the first config.
+    """
+    base = year.practices
+    n = len(base)
+    by_stop_loss: dict[str, tuple[np.ndarray, np.ndarray, dict]] = {}
+    parts, terms, msrs, mlrs = [], [], [], []
+    for i, config in enumerate(configs):
+        settlement_terms = config.require_settlement()
+        key = settlement_terms.stop_loss.model_dump_json()
+        if key not in by_stop_loss:
+            by_stop_loss[key] = year.stop_loss_costs(settlement_terms.stop_loss)
+        claims_paid, truncated, _ = by_stop_loss[key]
+        parts.append(
+            base.assign(scenario=i, claims_paid_cents=claims_paid, truncated_cents=truncated)
+        )
+        terms.append(row_terms(config, base["tier"], year.year))
+        msr, mlr = msr_and_mlr(settlement_terms, base["population"].to_numpy(), None)
+        msrs.append(msr)
+        mlrs.append(mlr)
+    rows = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    t = stack_terms(terms)
+    ccf = np.tile(year.ccf_paid_cents, len(configs))
+    rows = rows.assign(
+        ccf_cost_cents=np.where(t["ccf_counts_as_cost"], ccf, 0),
+        msr=np.concatenate(msrs),
+        mlr=np.concatenate(mlrs),
+    )
+    rows = actual_cost(risk_adjusted_budget(rows, t), t)
+    settled = settle_rows(rows, t)
+    first_notes = by_stop_loss[configs[0].require_settlement().stop_loss.model_dump_json()][2]
+    assert len(settled) == n * len(configs)
+    return settled, first_notes
+
+
+def compute_settlement(data: ProgramData, config: ProgramConfig, year: int) -> Settlement:
+    """Settle a performance year from member-level data: attribution, scores, claims, quality."""
+    performance = performance_year(data, config, year)
+    rows, stop_loss_notes = settle_year(performance, [config])
+    settled = rows[SETTLEMENT_COLUMNS].sort_values("practice_id", kind="stable")
+    settled = settled.reset_index(drop=True)
+    notes = {**performance.notes, **stop_loss_notes}
     return Settlement(
         year=year, practices=settled, control_totals=control_totals(settled), notes=notes
     )
@@ -381,13 +473,11 @@ def _require_baselines(table: Table, practices: pd.DataFrame, active: np.ndarray
         raise InputError(problems)
 
 
-def risk_adjusted_budget(rows: pd.DataFrame, terms: SettlementTerms, year: int) -> pd.DataFrame:
+def risk_adjusted_budget(rows: pd.DataFrame, t: dict[str, np.ndarray]) -> pd.DataFrame:
     """Steps 2-4: risk_ratio, trend_factor, budget_pmpm (cents) and budget (cents)."""
     ratio = rows["avg_risk_score"].to_numpy(float) / rows["baseline_risk"].to_numpy(float)
-    lo = terms.risk_ratio_min if terms.risk_ratio_min is not None else 0.0
-    hi = terms.risk_ratio_max if terms.risk_ratio_max is not None else np.inf
-    ratio = round_half_up(np.clip(ratio, lo, hi), 6)
-    trend = round_half_up((1.0 + terms.annual_trend) ** (year - terms.baseline_year), 6)
+    ratio = round_half_up(np.clip(ratio, t["risk_ratio_min"], t["risk_ratio_max"]), 6)
+    trend = t["trend_factor"]
     budget_pmpm = to_cents(rows["baseline_pmpm_cents"].to_numpy() / 100.0 * ratio * trend)
     return rows.assign(
         risk_ratio=ratio,
@@ -397,12 +487,13 @@ def risk_adjusted_budget(rows: pd.DataFrame, terms: SettlementTerms, year: int) 
     )
 
 
-def actual_cost(rows: pd.DataFrame, completion_factor: float) -> pd.DataFrame:
+def actual_cost(rows: pd.DataFrame, t: dict[str, np.ndarray]) -> pd.DataFrame:
     """Step 5: (claims_paid - truncated) x completion_factor, plus any CCF counted as cost."""
     net = (rows["claims_paid_cents"].to_numpy() - rows["truncated_cents"].to_numpy()) / 100.0
+    completion = t["completion_factor"]
     return rows.assign(
-        completion_factor=completion_factor,
-        actual_cost_cents=to_cents(net * completion_factor) + rows["ccf_cost_cents"].to_numpy(),
+        completion_factor=completion,
+        actual_cost_cents=to_cents(net * completion) + rows["ccf_cost_cents"].to_numpy(),
     )
 
 
@@ -429,6 +520,7 @@ def settle_summary(summary: pd.DataFrame, config: ProgramConfig, year: int) -> S
     population = np.where(np.isnan(population), member_months / 12.0, population)
     default_tier = config.program.tiers[0]
     tier = summary["tier"] if "tier" in summary.columns else pd.Series([default_tier] * n)
+    t = row_terms(config, tier.fillna(default_tier).reset_index(drop=True), year)
     rows = pd.DataFrame(
         {
             "practice_id": summary["practice_id"].to_numpy(),
@@ -464,8 +556,9 @@ def settle_summary(summary: pd.DataFrame, config: ProgramConfig, year: int) -> S
     else:
         risk = rows["avg_risk_score"].isna() | rows["baseline_risk"].isna()
         rows.loc[risk, ["avg_risk_score", "baseline_risk"]] = 1.0
-        rows = risk_adjusted_budget(rows, terms, year)
-    rows = actual_cost(rows, 1.0)
+        rows = risk_adjusted_budget(rows, t)
+    # actual_cost is final in a summary: no completion factor is applied again
+    rows = actual_cost(rows, {**t, "completion_factor": np.ones(n)})
     assigned = col("msr", np.nan) if "msr" in summary.columns else None
     if terms.msr.kind == "assigned" and (assigned is None or np.isnan(assigned).any()):
         raise InputError(
@@ -479,7 +572,7 @@ def settle_summary(summary: pd.DataFrame, config: ProgramConfig, year: int) -> S
         )
     msr, mlr = msr_and_mlr(terms, population, assigned)
     rows = rows.assign(msr=msr, mlr=mlr)
-    settled = settle_rows(rows, row_terms(config, rows["tier"], year))[SETTLEMENT_COLUMNS]
+    settled = settle_rows(rows, t)[SETTLEMENT_COLUMNS]
     settled = settled.sort_values("practice_id", kind="stable").reset_index(drop=True)
     return Settlement(
         year=year, practices=settled, control_totals=control_totals(settled), notes={}

@@ -1,8 +1,8 @@
 """Attribution: which practice each member belongs to in each month.
 
-The attributed member-months of a run are held as integer codes (member, practice,
-period) so that every later step is an array operation: a member's practice in a
-month is one lookup in a dense ``members x months`` array.
+Members, practices and months are turned into integer codes once, when the inputs
+are loaded (``link_attribution``), so every later step is an array operation: a
+member's practice in a month is one lookup in a dense ``members x months`` array.
 """
 
 from __future__ import annotations
@@ -16,11 +16,142 @@ from . import schema
 from .inputs import Table
 
 NO_PRACTICE = -1
+# Integer ids spanning at most this many times the number of rows get a direct lookup
+# table instead of hashing.
+_DENSE_SPAN = 8
+
+
+class MemberIndex:
+    """The members of a program and their codes (0..n-1), from the attribution table.
+
+    Integer member ids over a compact range are coded through a lookup array (no
+    hashing); other ids through a hash index.
+    """
+
+    def __init__(self, ids: pd.Series):
+        self._offset: int | None = None
+        self._lut: np.ndarray | None = None
+        values = ids
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            self.ids = pd.Index(values.cat.categories)
+            self._hash = self.ids
+            return
+        if pd.api.types.is_integer_dtype(values.dtype) and len(values):
+            arr = values.to_numpy(dtype=np.int64)
+            lo, hi = int(arr.min()), int(arr.max())
+            if hi - lo < _DENSE_SPAN * len(arr) + 1024:
+                present = np.zeros(hi - lo + 1, dtype=bool)
+                present[arr - lo] = True
+                members = np.flatnonzero(present)
+                lut = np.full(hi - lo + 1, -1, dtype=np.int32)
+                lut[members] = np.arange(len(members), dtype=np.int32)
+                self._offset, self._lut = lo, lut
+                self.ids = pd.Index(members + lo)
+                self._hash = None
+                return
+        self.ids = pd.Index(pd.unique(values))
+        self._hash = self.ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def codes(self, values: pd.Series) -> np.ndarray:
+        """Code of each value (-1 for ids that are not members)."""
+        if self._lut is not None and pd.api.types.is_integer_dtype(values.dtype):
+            pos = values.to_numpy(dtype=np.int64) - self._offset
+            inside = (pos >= 0) & (pos < len(self._lut))
+            return np.where(inside, self._lut[np.where(inside, pos, 0)], -1).astype(np.int32)
+        if isinstance(values.dtype, pd.CategoricalDtype) and self._hash is not None:
+            lookup = _lookup(pd.Index(values.cat.categories), self.ids)
+            codes = values.cat.codes.to_numpy()
+            return np.where(codes >= 0, lookup[codes], -1).astype(np.int32)
+        return codes_in(values, self.ids)
+
+
+def _lookup(uniques: pd.Index, index: pd.Index) -> np.ndarray:
+    if len(uniques) and index.dtype != uniques.dtype:
+        try:
+            uniques = uniques.astype(index.dtype)
+        except (TypeError, ValueError):
+            uniques = uniques.astype(str)
+            index = index.astype(str)
+    if len(uniques) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return index.get_indexer(uniques)
+
+
+def codes_in(values: pd.Series, index: pd.Index) -> np.ndarray:
+    """Codes of ``values`` in ``index`` (-1 when absent): factorize first, so the hash work is
+    done once per distinct value rather than once per row."""
+    codes, uniques = pd.factorize(values, sort=False)
+    lookup = _lookup(pd.Index(uniques), index)
+    if len(lookup) == 0:
+        return np.full(len(codes), -1, dtype=np.int32)
+    return np.where(codes >= 0, lookup[np.maximum(codes, 0)], -1).astype(np.int32)
+
+
+def repeated_keys(key: np.ndarray, n_keys: int | None = None) -> np.ndarray:
+    """Mask of rows whose key appears more than once (all of them)."""
+    if n_keys is not None and n_keys <= 4 * len(key) + 1024:
+        counts = np.bincount(key, minlength=n_keys)
+        return counts[key] > 1
+    return pd.Series(key).duplicated(keep=False).to_numpy()
+
+
+def first_of_repeats(key: np.ndarray) -> np.ndarray:
+    """Mask of rows that repeat an earlier row's key (the first stays)."""
+    return pd.Series(key).duplicated(keep="first").to_numpy()
+
+
+def link_attribution(attribution: Table, practices: Table) -> MemberIndex:
+    """Check attribution against practices and code it; returns the program's members.
+
+    Rejected: a practice that is not in practices (UNKNOWN_PRACTICE); every row of a
+    member attributed to two practices in one month (CONFLICTING_ATTRIBUTION); a
+    member-month repeated at the same practice, after its first row
+    (DUPLICATE_MEMBER_MONTH). Adds ``member_code`` and ``practice_code`` columns.
+    """
+    frame = attribution.frame
+    practice = codes_in(frame["practice_id"], pd.Index(practices.frame["practice_id"]))
+    attribution.frame = frame.assign(practice_code=practice)
+    attribution.reject_rows(
+        practice < 0, schema.UNKNOWN_PRACTICE, "practice_id", "practice_id is not in practices"
+    )
+    frame = attribution.frame
+    members = MemberIndex(frame["member_id"])
+    member = members.codes(frame["member_id"])
+    period = frame["period"].to_numpy()
+    first = int(period.min()) if len(period) else 0
+    span = int(period.max()) - first + 1 if len(period) else 1
+    key = member.astype(np.int64) * span + (period - first)
+    repeated = repeated_keys(key, len(members) * span)
+    frame = frame.assign(member_code=member)
+    attribution.frame = frame
+    if repeated.any():
+        rows = np.flatnonzero(repeated)
+        sub = pd.DataFrame({"key": key[rows], "practice": frame["practice_code"].to_numpy()[rows]})
+        practices_per_key = sub.groupby("key")["practice"].transform("nunique").to_numpy()
+        conflict = np.zeros(len(key), dtype=bool)
+        conflict[rows[practices_per_key > 1]] = True
+        duplicate = first_of_repeats(key) & ~conflict
+        attribution.reject_rows(
+            conflict,
+            schema.CONFLICTING_ATTRIBUTION,
+            "practice_id",
+            "member is attributed to two or more practices in this month",
+        )
+        attribution.reject_rows(
+            duplicate[~conflict],
+            schema.DUPLICATE_MEMBER_MONTH,
+            "member_id",
+            "member-month repeated at the same practice",
+        )
+    return members
 
 
 @dataclass(frozen=True)
 class MemberMonths:
-    """One entry per attributed member-month of the run, as codes.
+    """One entry per attributed member-month of a run, as codes.
 
     ``member_ids[member[i]]`` is the member, ``practice_ids[practice[i]]`` the practice
     (in the practices table's order) and ``periods[month[i]]`` the month of entry ``i``.
@@ -56,85 +187,32 @@ class MemberMonths:
         return np.bincount(self.member, minlength=self.n_members)
 
 
-def _codes(values: pd.Series, index: pd.Index) -> np.ndarray:
-    """Codes of ``values`` in ``index`` (-1 when absent): factorize first, so the hash work is
-    done once per distinct value rather than once per row."""
-    codes, uniques = pd.factorize(values, sort=False)
-    if len(uniques) and index.dtype != uniques.dtype:
-        uniques = uniques.astype(index.dtype) if _castable(uniques, index) else uniques
-    lookup = index.get_indexer(uniques)
-    return np.where(codes >= 0, lookup[codes], -1).astype(np.int32)
-
-
-def _castable(uniques: pd.Index, index: pd.Index) -> bool:
-    try:
-        uniques.astype(index.dtype)
-    except (TypeError, ValueError):
-        return False
-    return True
+def month_index(periods: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Position of each period value in the run's ``periods`` (-1 when outside the run)."""
+    first = int(periods[0])
+    lut = np.full(int(periods[-1]) - first + 1, -1, dtype=np.int32)
+    lut[periods - first] = np.arange(len(periods), dtype=np.int32)
+    pos = values - first
+    inside = (pos >= 0) & (pos < len(lut))
+    return np.where(inside, lut[np.where(inside, pos, 0)], -1)
 
 
 def attributed_member_months(
-    attribution: Table, practices: Table, periods: np.ndarray | list[int]
+    attribution: Table, practices: Table, members: MemberIndex, periods: np.ndarray | list[int]
 ) -> MemberMonths:
-    """The run's attributed member-months, after the attribution checks.
-
-    Rows outside the run's months are excluded (OUTSIDE_PERIOD). Rows naming a practice
-    that is not in practices are rejected (UNKNOWN_PRACTICE); a repeated member-month at
-    the same practice is rejected once (DUPLICATE_MEMBER_MONTH); a member at two
-    practices in one month has every such row rejected (CONFLICTING_ATTRIBUTION).
-    """
-    periods = np.asarray(sorted(set(int(p) for p in periods)), dtype=np.int32)
+    """The run's attributed member-months; rows of other months are excluded (OUTSIDE_PERIOD)."""
+    periods = np.asarray(sorted({int(p) for p in periods}), dtype=np.int32)
     frame = attribution.frame
-    inside = np.isin(frame["period"].to_numpy(), periods)
-    attribution.exclude(schema.OUTSIDE_PERIOD, int((~inside).sum()))
-    attribution.frame = frame = frame.loc[inside]
-
-    practice_ids = pd.Index(practices.frame["practice_id"])
-    practice = _codes(frame["practice_id"], practice_ids)
-    attribution.reject_rows(
-        practice < 0,
-        schema.UNKNOWN_PRACTICE,
-        "practice_id",
-        "practice_id is not in practices",
-    )
-    frame = attribution.frame
-    practice = practice[practice >= 0]
-
-    member, member_ids = pd.factorize(frame["member_id"], sort=True)
-    month = np.searchsorted(periods, frame["period"].to_numpy()).astype(np.int32)
-    key = member.astype(np.int64) * len(periods) + month
-    repeated = pd.Series(key).duplicated(keep=False).to_numpy()
-    if repeated.any():
-        # same member-month twice: identical practice -> one duplicate; different -> conflict
-        sub = pd.DataFrame({"key": key[repeated], "practice": practice[repeated]})
-        n_practices = sub.groupby("key")["practice"].transform("nunique").to_numpy()
-        conflict = np.zeros(len(key), dtype=bool)
-        conflict[np.flatnonzero(repeated)[n_practices > 1]] = True
-        duplicate = pd.Series(key).duplicated(keep="first").to_numpy() & ~conflict
-        attribution.reject_rows(
-            conflict,
-            schema.CONFLICTING_ATTRIBUTION,
-            "practice_id",
-            "member is attributed to two or more practices in this month",
-        )
-        keep = ~conflict
-        duplicate = duplicate[keep]
-        attribution.reject_rows(
-            duplicate,
-            schema.DUPLICATE_MEMBER_MONTH,
-            "member_id",
-            "member-month repeated at the same practice",
-        )
-        keep_idx = np.flatnonzero(keep)[~duplicate]
-        member, month, practice = member[keep_idx], month[keep_idx], practice[keep_idx]
-        # members whose only rows were conflicts keep their code (no member-months)
-    attribution.mark_used(len(member))
+    month = month_index(periods, frame["period"].to_numpy())
+    inside = month >= 0
+    n_inside = int(inside.sum())
+    attribution.record_use(n_inside, {schema.OUTSIDE_PERIOD: len(month) - n_inside})
+    take = slice(None) if n_inside == len(month) else inside
     return MemberMonths(
-        member_ids=pd.Index(member_ids),
-        practice_ids=practice_ids,
+        member_ids=members.ids,
+        practice_ids=pd.Index(practices.frame["practice_id"]),
         periods=periods,
-        member=member.astype(np.int32),
-        practice=practice.astype(np.int32),
-        month=month,
+        member=frame["member_code"].to_numpy()[take].astype(np.int32, copy=False),
+        practice=frame["practice_code"].to_numpy()[take].astype(np.int32, copy=False),
+        month=month[take].astype(np.int32, copy=False),
     )

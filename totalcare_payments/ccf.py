@@ -103,7 +103,8 @@ def compute_ccf(
     risk_terms, ccf_terms = config.require_ccf()
     periods = sorted({int(p) for p in periods})
     _check_months_present(data, periods)
-    mm = attributed_member_months(data.attribution, data.practices, periods)
+    assert data.members is not None, "load inputs with load_inputs or program_from_frames"
+    mm = attributed_member_months(data.attribution, data.practices, data.members, periods)
     scores = member_scores(data.risk_scores, mm, risk_terms)
     lines = ccf_lines(mm, scores, data.practices.frame, risk_terms, ccf_terms)
     return CcfBatch(

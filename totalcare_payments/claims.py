@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .attribution import NO_PRACTICE, MemberMonths, _codes
+from .attribution import NO_PRACTICE, MemberIndex, MemberMonths, first_of_repeats, month_index
 from .config import StopLoss
 from .inputs import Table
 
@@ -39,13 +39,24 @@ class MemberCosts:
         return self.cost.sum(axis=1)
 
 
-def check_claims(claims: Table) -> None:
-    """A claim_id may appear once as a payment and once as its reversal; more is a duplicate."""
+def link_claims(claims: Table, members: MemberIndex) -> None:
+    """Check claim ids and code members (adds ``member_code``).
+
+    A claim_id may appear once as a payment and once as its reversal; a further row
+    with the same claim_id and amount sign is rejected (DUPLICATE_CLAIM_ID).
+    """
     frame = claims.frame
     negative = frame["paid_amount"].to_numpy() < 0
-    codes, _ = pd.factorize(frame["claim_id"], sort=False)
-    key = codes.astype(np.int64) * 2 + negative
-    dup = pd.Series(key).duplicated(keep="first").to_numpy()
+    ids = frame["claim_id"]
+    if pd.api.types.is_integer_dtype(ids.dtype) and len(ids):
+        values = ids.to_numpy(dtype=np.int64)
+        lo = int(values.min())
+        key = (values - lo) * 2 + negative
+        dup = _first_of_repeats(key, int(key.max()) + 1)
+    else:
+        codes, _ = pd.factorize(ids, sort=False)
+        dup = first_of_repeats(codes.astype(np.int64) * 2 + negative)
+    claims.frame = frame.assign(member_code=members.codes(frame["member_id"]))
     claims.reject_rows(
         dup,
         schema.DUPLICATE_CLAIM_ID,
@@ -54,31 +65,50 @@ def check_claims(claims: Table) -> None:
     )
 
 
+def _first_of_repeats(key: np.ndarray, n_keys: int) -> np.ndarray:
+    """Rows repeating an earlier key, by counting when the key range is compact."""
+    if n_keys > 4 * len(key) + 1024:
+        return first_of_repeats(key)
+    counts = np.bincount(key, minlength=n_keys)
+    repeated = counts[key] > 1
+    if not repeated.any():
+        return repeated
+    out = np.zeros(len(key), dtype=bool)
+    rows = np.flatnonzero(repeated)
+    out[rows] = first_of_repeats(key[rows])
+    return out
+
+
 def member_costs(claims: Table, mm: MemberMonths) -> MemberCosts:
     """Sum claims per attributed member-month; exclude (and count) the rest."""
     frame = claims.frame
-    period = frame["period"].to_numpy()
-    month = np.searchsorted(mm.periods, period)
-    in_year = np.isin(period, mm.periods)
-    member = _codes(frame["member_id"], mm.member_ids)
-    grid = mm.practice_grid()
+    month = month_index(mm.periods, frame["period"].to_numpy())
+    member = frame["member_code"].to_numpy()
+    in_year = month >= 0
     known = in_year & (member >= 0)
-    attributed = np.zeros(len(frame), dtype=bool)
-    attributed[known] = grid[member[known], month[known]] != NO_PRACTICE
+    n_cells = mm.n_members * mm.n_months
+    cell = np.where(known, member.astype(np.int64) * mm.n_months + month, n_cells)
+    grid = mm.practice_grid()
+    cell_practice = np.append(grid.ravel(), NO_PRACTICE)
+    attributed = cell_practice[cell] != NO_PRACTICE
     paid = frame["paid_amount"].to_numpy(dtype=np.float64)
-    outside = int((~in_year).sum())
-    not_attributed = in_year & ~attributed
-    claims.exclude(schema.OUTSIDE_PERIOD, outside)
-    claims.exclude(schema.NOT_ATTRIBUTED, int(not_attributed.sum()))
-    claims.mark_used(int(attributed.sum()))
-    cell = member[attributed].astype(np.int64) * mm.n_months + month[attributed]
-    cost = np.bincount(cell, weights=paid[attributed], minlength=mm.n_members * mm.n_months)
+    outside = int(len(month) - in_year.sum())
+    n_used = int(attributed.sum())
+    not_attributed = len(month) - outside - n_used
+    claims.record_use(
+        n_used, {schema.OUTSIDE_PERIOD: outside, schema.NOT_ATTRIBUTED: not_attributed}
+    )
+    # unattributed claims go to one extra cell, dropped after the sum: no compaction pass
+    cell = np.where(attributed, cell, n_cells)
+    sums = np.bincount(cell, weights=paid, minlength=n_cells + 1)
+    cost = sums[:n_cells]
+    dollars_not_attributed = float(paid[in_year & ~attributed].sum()) if not_attributed else 0.0
     return MemberCosts(
         cost=cost.reshape(mm.n_members, mm.n_months),
         grid=grid,
         claims_outside_year=outside,
-        claims_not_attributed=int(not_attributed.sum()),
-        dollars_not_attributed=float(paid[not_attributed].sum()),
+        claims_not_attributed=not_attributed,
+        dollars_not_attributed=dollars_not_attributed,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,9 @@ from .config import ProgramConfig
 from .errors import InputError, Problem
 from .periods import format_period, periods_from_dates, periods_from_year_month
 from .schema import Column, TableSpec
+
+if TYPE_CHECKING:
+    from .attribution import MemberIndex
 
 SUPPORTED = (".parquet", ".pq", ".csv")
 REJECT_COLUMNS = ["table", "row", "reason", "column", "message", "record"]
@@ -45,18 +49,20 @@ class Table:
     rejects: pd.DataFrame  # REJECT_COLUMNS
     rows_read: int
     excluded: dict[str, int] = field(default_factory=dict)
-    used: int | None = None  # set by the step that consumes the rows; else the clean rows
-
-    def mark_used(self, count: int) -> None:
-        self.used = int(count)
+    used: int | None = None  # rows the last computation used; None: every clean row
 
     @property
     def name(self) -> str:
         return self.spec.name
 
-    def exclude(self, reason: str, count: int) -> None:
-        if count:
-            self.excluded[reason] = self.excluded.get(reason, 0) + int(count)
+    def record_use(self, used: int, excluded: dict[str, int] | None = None) -> None:
+        """What the last computation on this table used and excluded (valid rows outside it).
+
+        Each computation replaces the previous record, so the accounting always describes
+        one run: read = used + excluded + rejected.
+        """
+        self.used = int(used)
+        self.excluded = {k: int(v) for k, v in (excluded or {}).items() if v}
 
     def reject_rows(self, mask: np.ndarray, reason: str, column: str | None, message: str) -> None:
         """Move the rows under ``mask`` from the clean frame to the rejects."""
@@ -70,6 +76,20 @@ class Table:
             ignore_index=True,
         )
         self.frame = self.frame.loc[~mask]
+
+    def reject_all(self, checks: list[tuple[np.ndarray, str, str | None, str]]) -> None:
+        """Reject rows under several masks of the current frame at once (one filtering pass);
+        a row failing more than one check is rejected for the first."""
+        taken = np.zeros(len(self.frame), dtype=bool)
+        parts = [self.rejects]
+        for mask, reason, column, message in checks:
+            mask = mask & ~taken
+            if mask.any():
+                parts.append(_reject_frame(self.spec.name, self.frame, mask, reason, column, message))
+                taken |= mask
+        if taken.any():
+            self.rejects = pd.concat(parts, ignore_index=True)
+            self.frame = self.frame.loc[~taken]
 
     def accounting(self) -> dict[str, object]:
         rejected = self.rejects["reason"].value_counts().sort_index().to_dict()
@@ -153,7 +173,17 @@ def _read_raw(path: Path, spec: TableSpec) -> pa.Table:
                     null_values=[""],
                 ),
             )
-        return pq.read_table(path, columns=columns)
+        file_schema = pq.read_schema(path)
+        strings = [
+            c.name
+            for c in spec.columns
+            if c.name in columns
+            and c.kind in ("id", "text", "year_month")
+            and pa.types.is_string(file_schema.field(c.name).type)
+        ]
+        # string keys arrive dictionary-encoded (pandas Categorical): one string per
+        # distinct value instead of one per row
+        return pq.read_table(path, columns=columns, read_dictionary=strings)
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
         raise InputError(
             Problem(spec.name, "UNREADABLE", f"{path}: cannot be read as {suffix[1:]}: {exc}")
@@ -173,6 +203,12 @@ def _as_number(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
         values = series.astype("float64")
         return values, np.zeros(len(series), dtype=bool)
+    try:  # fast path: every value parses
+        parsed = pa.array(series.astype("string"), type=pa.string()).cast(pa.float64())
+        values = pd.Series(parsed.to_numpy(zero_copy_only=False), index=series.index)
+        return values, np.zeros(len(series), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     text = series.astype("string").str.strip()
     values = pd.to_numeric(text, errors="coerce").astype("float64")
     # "nan"/"inf" text parses to non-finite floats: caught by NON_FINITE, not WRONG_DATATYPE
@@ -181,54 +217,72 @@ def _as_number(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return values, wrong
 
 
+def _clean_ids(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Identifiers as read, with surrounding blanks removed; (ids, mask of empty ids)."""
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        categories = raw.cat.categories.astype("string")
+        stripped = categories.str.strip()
+        if (stripped == categories).all() and stripped.is_unique:
+            empty_category = (stripped == "").to_numpy(dtype=bool)
+            codes = raw.cat.codes.to_numpy()
+            null = (codes < 0) | (empty_category[codes] & (codes >= 0))
+            return raw, null
+        raw = raw.astype("string")
+    if pd.api.types.is_float_dtype(raw.dtype):
+        null = raw.isna().to_numpy(dtype=bool)
+        return raw.astype("Int64"), null
+    if pd.api.types.is_integer_dtype(raw.dtype) or pd.api.types.is_bool_dtype(raw.dtype):
+        return raw, raw.isna().to_numpy(dtype=bool)
+    text = raw.astype("string").str.strip()
+    return text, (text.isna() | (text == "")).to_numpy(dtype=bool)
+
+
 def _check_column(table: Table, col: Column) -> None:
     frame = table.frame
     name = col.name
     if name not in frame.columns:
         return
     raw = frame[name]
-    null = raw.isna().to_numpy(dtype=bool)
     if col.kind == "id":
-        if raw.dtype != object and not pd.api.types.is_string_dtype(raw.dtype):
-            if pd.api.types.is_float_dtype(raw.dtype):
-                raw = raw.astype("Int64")
-        else:
-            raw = raw.astype("string").str.strip()
-            null = null | (raw == "").fillna(True).to_numpy(dtype=bool)
-        table.frame = frame.assign(**{name: raw})
+        ids, null = _clean_ids(raw)
+        if ids is not raw:
+            table.frame = frame.assign(**{name: ids})
         table.reject_rows(null, schema.NULL_KEY, name, f"{name} is empty")
         return
+    null = raw.isna().to_numpy(dtype=bool)
     if null.any() and col.required:
         table.reject_rows(null, schema.NULL_VALUE, name, f"{name} is empty")
         frame, raw = table.frame, table.frame[name]
     if col.kind == "text":
-        table.frame = frame.assign(**{name: raw.astype("string").str.strip()})
+        if not isinstance(raw.dtype, pd.CategoricalDtype):
+            table.frame = frame.assign(**{name: raw.astype("string").str.strip()})
         return
     if col.kind in ("number", "year"):
         values, wrong = _as_number(raw)
-        table.reject_rows(wrong, schema.WRONG_DATATYPE, name, f"{name} is not a number")
-        values = values.loc[table.frame.index]
         arr = values.to_numpy(dtype="float64")
         present = ~np.isnan(arr) if not col.required else np.ones(len(arr), dtype=bool)
-        nonfinite = ~np.isfinite(arr) & present
-        table.reject_rows(nonfinite, schema.NON_FINITE, name, f"{name} is NaN or infinite")
-        arr = values.loc[table.frame.index].to_numpy(dtype="float64")
+        nonfinite = ~wrong & ~np.isfinite(arr) & present
+        valid = present & ~wrong & ~nonfinite
+        checks = [
+            (wrong, schema.WRONG_DATATYPE, f"{name} is not a number"),
+            (nonfinite, schema.NON_FINITE, f"{name} is NaN or infinite"),
+        ]
         if col.kind == "year":
-            bad = (arr != np.floor(arr)) | (arr < 1900) | (arr > 2200)
-            table.reject_rows(bad, schema.OUT_OF_RANGE, name, f"{name} is not a year")
-            arr = arr[~bad]
+            not_year = valid & ((arr != np.floor(arr)) | (arr < 1900) | (arr > 2200))
+            checks.append((not_year, schema.OUT_OF_RANGE, f"{name} is not a year"))
+            valid &= ~not_year
         out = np.zeros(len(arr), dtype=bool)
         if col.min_value is not None:
-            out |= arr < col.min_value
+            out |= valid & (arr < col.min_value)
         if col.max_value is not None:
-            out |= arr > col.max_value
+            out |= valid & (arr > col.max_value)
         lo = "-inf" if col.min_value is None else f"{col.min_value:g}"
         hi = "inf" if col.max_value is None else f"{col.max_value:g}"
-        table.reject_rows(out, schema.OUT_OF_RANGE, name, f"{name} is outside [{lo}, {hi}]")
-        kept = values.loc[table.frame.index]
-        table.frame = table.frame.assign(
-            **{name: kept.astype("int32") if col.kind == "year" else kept}
-        )
+        checks.append((out, schema.OUT_OF_RANGE, f"{name} is outside [{lo}, {hi}]"))
+        if values.dtype != raw.dtype or col.kind == "year":
+            fixed = np.where(np.isfinite(arr), arr, 0).astype("int32") if col.kind == "year" else values
+            table.frame = frame.assign(**{name: fixed})
+        table.reject_all([(mask, reason, name, message) for mask, reason, message in checks])
         return
     if col.kind == "year_month":
         periods, bad = periods_from_year_month(raw)
@@ -264,7 +318,7 @@ def _check_column(table: Table, col: Column) -> None:
 def read_table(path: str | Path, spec: TableSpec) -> Table:
     """Read one input table and run its column and key checks (lazily, all at once)."""
     path = Path(path)
-    frame = _read_raw(path, spec).to_pandas()
+    frame = _read_raw(path, spec).to_pandas(date_as_object=False)
     return check_table(frame, spec, path=path, sha256=file_sha256(path))
 
 
@@ -281,8 +335,10 @@ def check_table(
                 f"missing column(s) {', '.join(missing)}; the table has: {', '.join(frame.columns)}",
             )
         )
-    frame = frame[[c.name for c in spec.columns if c.name in frame.columns]].copy()
-    frame.index = pd.RangeIndex(1, len(frame) + 1)
+    columns = [c.name for c in spec.columns if c.name in frame.columns]
+    if list(frame.columns) != columns:
+        frame = frame[columns]
+    frame = frame.set_axis(pd.RangeIndex(1, len(frame) + 1), axis=0)
     table = Table(
         spec=spec,
         path=path or Path(f"<{spec.name}>"),
@@ -316,7 +372,7 @@ def program_from_frames(
     if config.risk is None:
         raise InputError("the config has no [risk] section, so risk scores cannot be read")
     risk = config.risk
-    return ProgramData(
+    data = ProgramData(
         practices=check_table(practices, schema.PRACTICES),
         attribution=check_table(attribution, schema.ATTRIBUTION),
         risk_scores=check_table(
@@ -326,6 +382,7 @@ def program_from_frames(
         claims=None if claims is None else check_table(claims, schema.CLAIMS),
         quality=None if quality is None else check_table(quality, schema.QUALITY),
     )
+    return link_program(data, config)
 
 
 @dataclass
@@ -337,6 +394,7 @@ class ProgramData:
     risk_scores: Table
     claims: Table | None = None
     quality: Table | None = None
+    members: MemberIndex | None = None  # set by link_program
 
     def tables(self) -> list[Table]:
         return [
@@ -407,4 +465,30 @@ def load_inputs(
             problems.extend(exc.problems)
     if problems:
         raise InputError(problems)
-    return ProgramData(**tables)
+    return link_program(ProgramData(**tables), config)
+
+
+def link_program(data: ProgramData, config: ProgramConfig) -> ProgramData:
+    """The checks across tables, done once at load: practice tiers, attribution against
+    practices (unknown practices, conflicting and repeated member-months), and members
+    coded in attribution, risk scores and claims."""
+    from .attribution import link_attribution
+    from .claims import link_claims
+
+    tiers = data.practices.frame["tier"]
+    data.practices.reject_rows(
+        ~tiers.isin(config.program.tiers).to_numpy(dtype=bool),
+        schema.UNKNOWN_TIER,
+        "tier",
+        f"tier is not one of the config's program.tiers {config.program.tiers}",
+    )
+    members = link_attribution(data.attribution, data.practices)
+    risk = data.risk_scores
+    assert config.risk is not None
+    risk.frame = risk.frame.assign(
+        member_code=members.codes(risk.frame[config.risk.member_id_column])
+    )
+    if data.claims is not None:
+        link_claims(data.claims, members)
+    data.members = members
+    return data

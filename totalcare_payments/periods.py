@@ -49,13 +49,22 @@ def year_periods(year: int) -> np.ndarray:
 
 
 def periods_from_year_month(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorized parse of a ``YYYY-MM`` column: (periods as int32, mask of unparseable rows)."""
-    text = values.astype("string")
+    """Vectorized parse of a ``YYYY-MM`` column: (periods as int32, mask of unparseable rows).
+
+    Each distinct text is parsed once (a year of attribution has twelve).
+    """
+    codes, uniques = pd.factorize(values)
+    text = pd.Series(uniques).astype("string")
     ok = text.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])").fillna(False).to_numpy(dtype=bool)
     year = pd.to_numeric(text.str.slice(0, 4), errors="coerce").to_numpy(dtype="float64")
     month = pd.to_numeric(text.str.slice(5, 7), errors="coerce").to_numpy(dtype="float64")
-    period = np.where(ok, (year - 1970) * 12 + month - 1, -1).astype(np.int32)
-    return period, ~ok
+    unique_period = np.where(ok, (year - 1970) * 12 + month - 1, -1).astype(np.int32)
+    known = codes >= 0
+    safe = np.where(known, codes, 0)
+    if len(uniques) == 0:
+        return np.full(len(codes), -1, dtype=np.int32), np.ones(len(codes), dtype=bool)
+    period = np.where(known, unique_period[safe], -1).astype(np.int32)
+    return period, ~(known & ok[safe])
 
 
 def periods_from_dates(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import schema
-from .attribution import MemberMonths, _codes
+from .attribution import MemberMonths
 from .config import RiskTerms
 from .errors import InputError, Problem
 from .inputs import Table
@@ -42,15 +42,15 @@ def member_scores(
     says ``missing_score = "reject"``, fail the run listing them.
     """
     frame = risk_scores.frame
-    codes = _codes(frame[terms.member_id_column], member_months.member_ids)
+    codes = frame["member_code"].to_numpy()
+    with_months = member_months.member_month_counts() > 0
     attributed = codes >= 0
-    risk_scores.exclude(schema.NOT_ATTRIBUTED, int((~attributed).sum()))
-    risk_scores.mark_used(int(attributed.sum()))
+    attributed[attributed] = with_months[codes[attributed]]
+    n_used = int(attributed.sum())
+    risk_scores.record_use(n_used, {schema.NOT_ATTRIBUTED: len(codes) - n_used})
     score = np.full(member_months.n_members, np.nan, dtype=np.float64)
     score[codes[attributed]] = frame[terms.score_column].to_numpy(dtype=np.float64)[attributed]
-    missing = np.isnan(score)
-    with_months = member_months.member_month_counts() > 0
-    missing &= with_months
+    missing = np.isnan(score) & with_months
     if missing.any() and terms.missing_score == "reject":
         ids = member_months.member_ids[np.flatnonzero(missing)]
         raise InputError(

@@ -65,18 +65,6 @@ class RunResult:
     extra: dict = field(default_factory=dict)
 
 
-def check_practices(practices: Table, config: ProgramConfig) -> None:
-    """Practice tiers must be ones the config defines."""
-    tiers = practices.frame["tier"]
-    unknown = ~tiers.isin(config.program.tiers).to_numpy(dtype=bool)
-    practices.reject_rows(
-        unknown,
-        schema.UNKNOWN_TIER,
-        "tier",
-        f"tier is not one of the config's program.tiers {config.program.tiers}",
-    )
-
-
 def all_rejects(data: ProgramData) -> pd.DataFrame:
     return all_rejects_of(data.tables())
 
@@ -175,7 +163,6 @@ def run_ccf(
     config.require_ccf()
     progress("Reading inputs")
     data = load_inputs(data_dir, config, **(paths or {}))
-    check_practices(data.practices, config)
     progress("Computing fees")
     batch = compute_ccf(data, config, months)
     rejects = enforce_policy(data, strict=strict)
@@ -254,7 +241,6 @@ def run_settlement(
         if data_dir is None:
             raise InputError("give a data folder (--data) or a practice summary (--summary)")
         data = load_inputs(data_dir, config, with_claims=True, with_quality=True, **(paths or {}))
-        check_practices(data.practices, config)
         progress("Settling")
         settlement = compute_settlement(data, config, year)
         rejects = enforce_policy(data, strict=strict)

@@ -36,7 +36,6 @@ from .attribution import attributed_member_months
 from .ccf import ccf_lines
 from .claims import (
     MemberCosts,
-    check_claims,
     member_costs,
     practice_costs,
     stop_loss_threshold,
@@ -280,11 +279,15 @@ def _quality_for(
         return np.zeros(n), np.zeros(n, dtype=bool), n
     frame = quality.frame
     in_year = frame["year"].to_numpy() == year
-    quality.exclude(schema.OUTSIDE_PERIOD, int((~in_year).sum()))
     frame = frame.loc[in_year]
     settled = frame["practice_id"].isin(practice_ids).to_numpy()
-    quality.exclude(schema.NOT_ATTRIBUTED, int((~settled).sum()))
-    quality.mark_used(int(settled.sum()))
+    quality.record_use(
+        int(settled.sum()),
+        {
+            schema.OUTSIDE_PERIOD: int((~in_year).sum()),
+            schema.NOT_ATTRIBUTED: int((~settled).sum()),
+        },
+    )
     idx = pd.Index(frame["practice_id"]).get_indexer(practice_ids)
     has = idx >= 0
     score = np.where(has, frame["quality_score"].to_numpy(float)[np.maximum(idx, 0)], 0.0)
@@ -337,13 +340,13 @@ def performance_year(
     if data.claims is None:
         raise InputError("member-level settlement needs the claims table")
     periods = year_periods(year)
-    mm = attributed_member_months(data.attribution, data.practices, periods)
+    assert data.members is not None, "load inputs with load_inputs or program_from_frames"
+    mm = attributed_member_months(data.attribution, data.practices, data.members, periods)
     if len(mm.member) == 0:
         raise InputError(
             Problem("attribution", "NO_MEMBER_MONTHS", f"no attributed member-months in {year}")
         )
     scores = member_scores(data.risk_scores, mm, risk_terms)
-    check_claims(data.claims)
 
     score = scores.score[mm.member]
     if risk_terms.normalize:

@@ -15,6 +15,7 @@ import typer
 from . import console
 from .config import DEFAULT_CONFIG
 from .errors import InputError, TotalcareError
+from .mssp_cli import mssp_check
 from .periods import parse_month_range, parse_year_month
 
 app = typer.Typer(
@@ -181,6 +182,9 @@ def settle(
         )
 
     _run(body)
+
+
+app.command("mssp-check")(mssp_check)
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -145,6 +145,7 @@ PRACTICE_SUMMARY = TableSpec(
         Column("quality_score", "number", required=False, min_value=0.0, max_value=1.0),
         Column("met_quality_gate", "flag", required=False),
         Column("msr", "number", required=False, min_value=0.0, max_value=1.0),
+        Column("loss_limit", "number", required=False, min_value=0.0, max_value=1.0),
         Column("loss_adjustment", "number", required=False),
     ),
     unique=("practice_id",),

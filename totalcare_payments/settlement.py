@@ -507,7 +507,8 @@ def settle_summary(summary: pd.DataFrame, config: ProgramConfig, year: int) -> S
     ``baseline_pmpm`` and ``member_months`` (with ``avg_risk_score`` and ``baseline_risk``
     to risk-adjust it); ``population`` (person-years for the MSR table; else
     member_months / 12); quality_score (else 1.0) and met_quality_gate (else true);
-    ``msr`` for a practice's own assigned rate; ``loss_adjustment`` (relief, negative).
+    ``msr`` for a practice's own assigned rate; ``loss_limit`` for a practice's own loss
+    limit (share of budget); ``loss_adjustment`` (relief, negative).
     actual_cost is the final cost: truncation and completion are not applied again.
     """
     terms = config.require_settlement()
@@ -575,6 +576,9 @@ def settle_summary(summary: pd.DataFrame, config: ProgramConfig, year: int) -> S
         )
     msr, mlr = msr_and_mlr(terms, population, assigned)
     rows = rows.assign(msr=msr, mlr=mlr)
+    if "loss_limit" in summary.columns:  # a practice's own loss limit, where it has one
+        own = summary["loss_limit"].astype("float64").to_numpy()
+        t["loss_limit"] = np.where(np.isnan(own), t["loss_limit"], own)
     settled = settle_rows(rows, t)[SETTLEMENT_COLUMNS]
     settled = settled.sort_values("practice_id", kind="stable").reset_index(drop=True)
     return Settlement(

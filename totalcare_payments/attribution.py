@@ -190,6 +190,9 @@ class MemberMonths:
 def month_index(periods: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Position of each period value in the run's ``periods`` (-1 when outside the run)."""
     first = int(periods[0])
+    if int(periods[-1]) - first + 1 == len(periods):  # contiguous months: arithmetic only
+        pos = values - np.int32(first)
+        return np.where((pos >= 0) & (pos < len(periods)), pos, -1).astype(np.int32, copy=False)
     lut = np.full(int(periods[-1]) - first + 1, -1, dtype=np.int32)
     lut[periods - first] = np.arange(len(periods), dtype=np.int32)
     pos = values - first

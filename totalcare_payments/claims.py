@@ -15,6 +15,7 @@ each practice in proportion to its part of that member's cost.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -31,12 +32,27 @@ class MemberCosts:
 
     cost: np.ndarray  # (members, months) float64
     grid: np.ndarray  # (members, months) practice codes, NO_PRACTICE where unattributed
+    n_practices: int
     claims_outside_year: int
     claims_not_attributed: int
     dollars_not_attributed: float
 
-    def annual_cost(self) -> np.ndarray:
+    @cached_property
+    def _annual(self) -> np.ndarray:
         return self.cost.sum(axis=1)
+
+    def annual_cost(self) -> np.ndarray:
+        """Each member's paid claims in the year, over every practice."""
+        return self._annual
+
+    @cached_property
+    def claims_by_practice(self) -> np.ndarray:
+        """Paid claims per practice (before any stop-loss), in dollars."""
+        cells = self.grid.ravel()
+        bins = np.where(cells == NO_PRACTICE, self.n_practices, cells)
+        return np.bincount(bins, weights=self.cost.ravel(), minlength=self.n_practices + 1)[
+            : self.n_practices
+        ]
 
 
 def link_claims(claims: Table, members: MemberIndex) -> None:
@@ -87,7 +103,8 @@ def member_costs(claims: Table, mm: MemberMonths) -> MemberCosts:
     in_year = month >= 0
     known = in_year & (member >= 0)
     n_cells = mm.n_members * mm.n_months
-    cell = np.where(known, member.astype(np.int64) * mm.n_months + month, n_cells)
+    wide = np.int64 if n_cells >= np.iinfo(np.int32).max else np.int32
+    cell = np.where(known, member.astype(wide) * wide(mm.n_months) + month, wide(n_cells))
     grid = mm.practice_grid()
     cell_practice = np.append(grid.ravel(), NO_PRACTICE)
     attributed = cell_practice[cell] != NO_PRACTICE
@@ -106,6 +123,7 @@ def member_costs(claims: Table, mm: MemberMonths) -> MemberCosts:
     return MemberCosts(
         cost=cost.reshape(mm.n_members, mm.n_months),
         grid=grid,
+        n_practices=mm.n_practices,
         claims_outside_year=outside,
         claims_not_attributed=not_attributed,
         dollars_not_attributed=dollars_not_attributed,
@@ -134,19 +152,19 @@ class PracticeCosts:
     members_truncated: int
 
 
-def practice_costs(costs: MemberCosts, n_practices: int, threshold: float) -> PracticeCosts:
+def practice_costs(costs: MemberCosts, threshold: float) -> PracticeCosts:
     """Claims and truncation per practice, truncation shared in proportion to each practice's part."""
     annual = costs.annual_cost()
-    excess = np.where(annual > threshold, annual - threshold, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        fraction = np.where(annual > 0, excess / np.where(annual > 0, annual, 1.0), 0.0)
-    cells = costs.grid.ravel()
+    over = np.flatnonzero(annual > threshold)  # only these members' cells are truncated
+    fraction = (annual[over] - threshold) / annual[over]
+    cells = costs.grid[over]
+    truncated_cells = costs.cost[over] * fraction[:, None]
     on = cells != NO_PRACTICE
-    cell_cost = costs.cost.ravel()[on]
-    cell_truncated = (costs.cost * fraction[:, None]).ravel()[on]
     return PracticeCosts(
-        claims_paid=np.bincount(cells[on], weights=cell_cost, minlength=n_practices),
-        truncated=np.bincount(cells[on], weights=cell_truncated, minlength=n_practices),
+        claims_paid=costs.claims_by_practice,
+        truncated=np.bincount(
+            cells[on], weights=truncated_cells[on], minlength=costs.n_practices
+        ),
         threshold=threshold,
-        members_truncated=int((excess > 0).sum()),
+        members_truncated=len(over),
     )

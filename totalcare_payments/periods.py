@@ -67,12 +67,30 @@ def periods_from_year_month(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return period, ~(known & ok[safe])
 
 
+_UNITS_PER_DAY = {"D": 1, "s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400 * 10**9}
+_NAT = np.iinfo(np.int64).min
+
+
 def periods_from_dates(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Vectorized service month of a date column (dates or ``YYYY-MM-DD`` text): (periods, bad mask)."""
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        dates = values
-    else:
-        dates = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
-    bad = dates.isna().to_numpy()
-    months = dates.to_numpy(dtype="datetime64[M]").astype(np.int64)
-    return np.where(bad, -1, months).astype(np.int32), bad
+    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        values = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
+    arr = values.to_numpy()
+    unit = np.datetime_data(arr.dtype)[0]
+    ticks = arr.view(np.int64)
+    bad = ticks == _NAT
+    if unit not in _UNITS_PER_DAY or len(arr) == 0 or bad.all():
+        months = arr.astype("datetime64[M]").astype(np.int64)
+        return np.where(bad, -1, months).astype(np.int32), bad
+    days = np.floor_divide(ticks, _UNITS_PER_DAY[unit])
+    good_days = days[~bad] if bad.any() else days
+    first, last = int(good_days.min()), int(good_days.max())
+    if last - first > 200_000:  # centuries of dates: let numpy's calendar do it
+        months = arr.astype("datetime64[M]").astype(np.int64)
+        return np.where(bad, -1, months).astype(np.int32), bad
+    # the calendar is applied once per distinct day, then looked up
+    month_of_day = (
+        np.arange(first, last + 1).astype("datetime64[D]").astype("datetime64[M]").astype(np.int32)
+    )
+    offset = np.where(bad, 0, days - first)
+    return np.where(bad, -1, month_of_day[offset]).astype(np.int32), bad

@@ -313,7 +313,7 @@ class PerformanceYear:
         """claims_paid and truncated cents per practice under a stop-loss, with its notes."""
         attributed = (self.costs.grid >= 0).any(axis=1)
         threshold = stop_loss_threshold(stop_loss, self.costs.annual_cost(), attributed)
-        by_practice = practice_costs(self.costs, len(self.active), threshold)
+        by_practice = practice_costs(self.costs, threshold)
         notes = {
             "stop_loss_threshold": None if np.isinf(threshold) else round(threshold, 2),
             "members_truncated": by_practice.members_truncated,

@@ -116,14 +116,20 @@ def row_terms(config: ProgramConfig, tiers: pd.Series, year: int) -> dict[str, n
     sharing = terms.sharing
     full = np.full
     trend = round_half_up((1.0 + terms.annual_trend) ** (year - terms.baseline_year), 6)
+    tier_code, tier_names = pd.factorize(tiers)
+
+    def by_tier(rates: dict[str, float]) -> np.ndarray:
+        per_tier = np.array([rates.get(str(t), 0.0) for t in tier_names] + [0.0])
+        return per_tier[tier_code]  # code -1 (no tier) takes the trailing 0.0
+
     return {
         "trend_factor": full(n, float(trend)),
         "risk_ratio_min": full(n, terms.risk_ratio_min or 0.0),
         "risk_ratio_max": full(n, terms.risk_ratio_max or np.inf),
         "completion_factor": full(n, terms.completion_factor),
         "ccf_counts_as_cost": full(n, terms.ccf_counts_as_cost),
-        "savings_share_rate": tiers.map(sharing.savings_share_rate).fillna(0.0).to_numpy(float),
-        "quality_share_rate": tiers.map(sharing.quality_share_rate).fillna(0.0).to_numpy(float),
+        "savings_share_rate": by_tier(sharing.savings_share_rate),
+        "quality_share_rate": by_tier(sharing.quality_share_rate),
         "max_share_rate": full(n, config.program.max_share_rate),
         "quality_gate": full(n, terms.quality.gate),
         "min_quality_score": full(n, terms.quality.min_score),
@@ -408,33 +414,33 @@ def settle_year(year: PerformanceYear, configs: list[ProgramConfig]) -> tuple[pd
     """
     base = year.practices
     n = len(base)
+    population = base["population"].to_numpy()
     by_stop_loss: dict[str, tuple[np.ndarray, np.ndarray, dict]] = {}
-    parts, terms, msrs, mlrs = [], [], [], []
-    for i, config in enumerate(configs):
+    claims, truncated, terms, msrs, mlrs = [], [], [], [], []
+    for config in configs:  # per config: arrays of one value per practice, no frames
         settlement_terms = config.require_settlement()
         key = settlement_terms.stop_loss.model_dump_json()
         if key not in by_stop_loss:
             by_stop_loss[key] = year.stop_loss_costs(settlement_terms.stop_loss)
-        claims_paid, truncated, _ = by_stop_loss[key]
-        parts.append(
-            base.assign(scenario=i, claims_paid_cents=claims_paid, truncated_cents=truncated)
-        )
+        claims.append(by_stop_loss[key][0])
+        truncated.append(by_stop_loss[key][1])
         terms.append(row_terms(config, base["tier"], year.year))
-        msr, mlr = msr_and_mlr(settlement_terms, base["population"].to_numpy(), None)
+        msr, mlr = msr_and_mlr(settlement_terms, population, None)
         msrs.append(msr)
         mlrs.append(mlr)
-    rows = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    k = len(configs)
+    rows = base if k == 1 else base.iloc[np.tile(np.arange(n), k)].reset_index(drop=True)
     t = stack_terms(terms)
-    ccf = np.tile(year.ccf_paid_cents, len(configs))
     rows = rows.assign(
-        ccf_cost_cents=np.where(t["ccf_counts_as_cost"], ccf, 0),
+        scenario=np.repeat(np.arange(k), n),
+        claims_paid_cents=np.concatenate(claims),
+        truncated_cents=np.concatenate(truncated),
+        ccf_cost_cents=np.where(t["ccf_counts_as_cost"], np.tile(year.ccf_paid_cents, k), 0),
         msr=np.concatenate(msrs),
         mlr=np.concatenate(mlrs),
     )
-    rows = actual_cost(risk_adjusted_budget(rows, t), t)
-    settled = settle_rows(rows, t)
+    settled = settle_rows(actual_cost(risk_adjusted_budget(rows, t), t), t)
     first_notes = by_stop_loss[configs[0].require_settlement().stop_loss.model_dump_json()][2]
-    assert len(settled) == n * len(configs)
     return settled, first_notes
 
 

@@ -109,7 +109,8 @@ def link_attribution(attribution: Table, practices: Table) -> MemberIndex:
     Rejected: a practice that is not in practices (UNKNOWN_PRACTICE); every row of a
     member attributed to two practices in one month (CONFLICTING_ATTRIBUTION); a
     member-month repeated at the same practice, after its first row
-    (DUPLICATE_MEMBER_MONTH). Adds ``member_code`` and ``practice_code`` columns.
+    (DUPLICATE_MEMBER_MONTH). The linked frame keeps ``member_code``, ``practice_code``
+    and ``period``; ``MemberIndex.ids`` turns codes back into member ids.
     """
     frame = attribution.frame
     practice = codes_in(frame["practice_id"], pd.Index(practices.frame["practice_id"]))
@@ -146,6 +147,8 @@ def link_attribution(attribution: Table, practices: Table) -> MemberIndex:
             "member_id",
             "member-month repeated at the same practice",
         )
+    # checked and coded: from here on attribution is (member_code, practice_code, period)
+    attribution.frame = attribution.frame[["member_code", "practice_code", "period"]]
     return members
 
 

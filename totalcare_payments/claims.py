@@ -56,7 +56,8 @@ class MemberCosts:
 
 
 def link_claims(claims: Table, members: MemberIndex) -> None:
-    """Check claim ids and code members (adds ``member_code``).
+    """Check claim ids and code members: the linked frame keeps ``member_code`` (-1 for a
+    member never attributed), ``period`` (the service month) and ``paid_amount``.
 
     A claim_id may appear once as a payment and once as its reversal; a further row
     with the same claim_id and amount sign is rejected (DUPLICATE_CLAIM_ID).
@@ -79,6 +80,8 @@ def link_claims(claims: Table, members: MemberIndex) -> None:
         "claim_id",
         "claim_id repeated with the same amount sign (only one payment and one reversal allowed)",
     )
+    # checked and coded: from here on the claims are (member_code, period, paid_amount)
+    claims.frame = claims.frame[["member_code", "period", "paid_amount"]]
 
 
 def _first_of_repeats(key: np.ndarray, n_keys: int) -> np.ndarray:

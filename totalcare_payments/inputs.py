@@ -134,7 +134,7 @@ def _reject_frame(
     )
 
 
-def _read_raw(path: Path, spec: TableSpec) -> pa.Table:
+def _read_raw(path: Path, spec: TableSpec) -> pd.DataFrame:
     """Read the spec's columns only; a missing or misspelled column is named with those that exist."""
     wanted = [c.name for c in spec.columns]
     suffix = path.suffix.lower()
@@ -164,7 +164,7 @@ def _read_raw(path: Path, spec: TableSpec) -> pa.Table:
     columns = [name for name in wanted if name in present]
     try:
         if suffix == ".csv":
-            return pacsv.read_csv(
+            table = pacsv.read_csv(
                 path,
                 convert_options=pacsv.ConvertOptions(
                     include_columns=columns,
@@ -173,17 +173,22 @@ def _read_raw(path: Path, spec: TableSpec) -> pa.Table:
                     null_values=[""],
                 ),
             )
+            return pd.DataFrame(
+                {name: _to_column(table.column(name)) for name in columns}, copy=False
+            )
         file_schema = pq.read_schema(path)
-        strings = [
-            c.name
-            for c in spec.columns
-            if c.name in columns
-            and c.kind in ("id", "text", "year_month")
-            and pa.types.is_string(file_schema.field(c.name).type)
-        ]
-        # string keys arrive dictionary-encoded (pandas Categorical): one string per
-        # distinct value instead of one per row
-        return pq.read_table(path, columns=columns, read_dictionary=strings)
+        data = {}
+        for name in columns:  # one column at a time: the Arrow copy of one column at most
+            string = pa.types.is_string(file_schema.field(name).type)
+            # string keys arrive dictionary-encoded (pandas Categorical): one string per
+            # distinct value instead of one per row
+            column = pq.read_table(
+                path, columns=[name], read_dictionary=[name] if string else None
+            ).column(0)
+            data[name] = _to_column(column)
+            del column
+            pa.default_memory_pool().release_unused()
+        return pd.DataFrame(data, copy=False)
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
         raise InputError(
             Problem(spec.name, "UNREADABLE", f"{path}: cannot be read as {suffix[1:]}: {exc}")
@@ -318,28 +323,23 @@ def _check_column(table: Table, col: Column) -> None:
 def read_table(path: str | Path, spec: TableSpec) -> Table:
     """Read one input table and run its column and key checks (lazily, all at once)."""
     path = Path(path)
-    frame = _to_frame(_read_raw(path, spec))
+    frame = _read_raw(path, spec)
     return check_table(frame, spec, path=path, sha256=file_sha256(path))
 
 
 _SECONDS_PER_DAY = 86_400
 
 
-def _to_frame(table: pa.Table) -> pd.DataFrame:
+def _to_column(col: pa.ChunkedArray) -> object:
     """Arrow to pandas without per-value work: numbers as numpy arrays, dictionary-encoded
     strings as Categoricals, dates as ``datetime64[s]``."""
-    data: dict[str, object] = {}
-    for name in table.column_names:
-        col = table.column(name)
-        kind = col.type
-        if pa.types.is_date32(kind) and col.null_count == 0:
-            days = col.cast(pa.int32()).to_numpy().astype(np.int64)
-            data[name] = (days * _SECONDS_PER_DAY).view("datetime64[s]")
-        elif (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and col.null_count == 0:
-            data[name] = col.to_numpy()
-        else:
-            data[name] = col.to_pandas(date_as_object=False)
-    return pd.DataFrame(data, copy=False)
+    kind = col.type
+    if pa.types.is_date32(kind) and col.null_count == 0:
+        days = col.cast(pa.int32()).to_numpy().astype(np.int64)
+        return (days * _SECONDS_PER_DAY).view("datetime64[s]")
+    if (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and col.null_count == 0:
+        return col.to_numpy()
+    return col.to_pandas(date_as_object=False)
 
 
 def check_table(

@@ -1,0 +1,139 @@
+"""The README's table of bad inputs, case by case: default outcome and ``--strict`` outcome."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import ROOT, SAMPLE
+from typer.testing import CliRunner
+
+from totalcare_payments.cli import app
+
+Mutation = Callable[[Path], None]
+
+
+def _edit(name: str, change: Callable[[pd.DataFrame], pd.DataFrame]) -> Mutation:
+    def mutate(data: Path) -> None:
+        path = data / f"{name}.csv"
+        change(pd.read_csv(path, dtype=str, keep_default_na=False)).to_csv(path, index=False)
+
+    return mutate
+
+
+def _set(name: str, row: int, column: str, value: str) -> Mutation:
+    def change(frame: pd.DataFrame) -> pd.DataFrame:
+        frame.loc[row, column] = value
+        return frame
+
+    return _edit(name, change)
+
+
+def _repeat(name: str, row: int, **changes: str) -> Mutation:
+    def change(frame: pd.DataFrame) -> pd.DataFrame:
+        extra = frame.iloc[[row]].copy()
+        for column, value in changes.items():
+            extra[column] = value
+        return pd.concat([frame, extra], ignore_index=True)
+
+    return _edit(name, change)
+
+
+def _march_row(data: Path) -> int:
+    frame = pd.read_csv(data / "attribution.csv", dtype=str)
+    return int(frame.index[frame["year_month"] == "2026-03"][0])
+
+
+def _conflict(data: Path) -> None:
+    row = _march_row(data)
+    frame = pd.read_csv(data / "attribution.csv", dtype=str)
+    other = "P0006" if frame.loc[row, "practice_id"] != "P0006" else "P0001"
+    _repeat("attribution", row, practice_id=other)(data)
+
+
+def _duplicate_member_month(data: Path) -> None:
+    _repeat("attribution", _march_row(data))(data)
+
+
+def _unknown_practice(data: Path) -> None:
+    _set("attribution", _march_row(data), "practice_id", "P9999")(data)
+
+
+# reason code -> (mutation, command, default exit, strict exit)
+CASES: dict[str, tuple[Mutation, str, int, int]] = {
+    "WRONG_DATATYPE": (_set("attribution", 0, "year_month", "2026-13"), "ccf", 0, 2),
+    "NULL_KEY": (_set("attribution", 0, "member_id", ""), "ccf", 0, 2),
+    "NULL_VALUE": (_set("risk_scores", 0, "mara_px_total", ""), "ccf", 0, 2),
+    "NON_FINITE": (_set("risk_scores", 0, "mara_px_total", "inf"), "ccf", 0, 2),
+    "OUT_OF_RANGE": (_set("quality", 0, "quality_score", "1.5"), "settle", 0, 2),
+    "DUPLICATE_CLAIM_ID": (_repeat("claims", 0), "settle", 0, 2),
+    "DUPLICATE_MEMBER_MONTH": (_duplicate_member_month, "ccf", 0, 2),
+    "DUPLICATE_KEY": (_repeat("risk_scores", 0, mara_px_total="2.0"), "ccf", 2, 2),
+    "CONFLICTING_ATTRIBUTION": (_conflict, "ccf", 2, 2),
+    "UNKNOWN_PRACTICE": (_unknown_practice, "ccf", 2, 2),
+    "UNKNOWN_TIER": (_set("practices", 0, "tier", "Gold"), "ccf", 2, 2),
+    "practice row": (_set("practices", 1, "baseline_pmpm", "n/a"), "settle", 2, 2),
+}
+COMMANDS = {
+    "ccf": ["ccf", "--month", "2026-03"],
+    "settle": ["settle", "--year", "2026"],
+}
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["default", "strict"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_case(case: str, strict: bool, tmp_path: Path):
+    mutate, command, default_exit, strict_exit = CASES[case]
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data)
+    mutate(data)
+    out = tmp_path / "out"
+    args = [*COMMANDS[command], "--data", str(data), "--out", str(out)]
+    result = CliRunner().invoke(app, args + (["--strict"] if strict else []))
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+    expected = strict_exit if strict else default_exit
+    assert result.exit_code == expected, result.output
+    if expected == 2:
+        assert "Bad input (exit 2)" in result.output
+        reason = case if case.isupper() else "WRONG_DATATYPE"
+        assert reason in result.output
+        assert not out.exists()
+    else:
+        rejects = pd.read_csv(out / "rejects.csv")
+        assert rejects["reason"].tolist() == [case]
+        manifest = json.loads((out / "manifest.json").read_text())
+        rejected = {k: v for e in manifest["inputs"].values() for k, v in e["rejected"].items()}
+        assert rejected == {case: 1}
+
+
+def test_missing_score_gets_the_default_and_is_counted(tmp_path: Path):
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data)
+    scores = pd.read_csv(data / "risk_scores.csv", dtype=str)
+    scores.iloc[1:].to_csv(data / "risk_scores.csv", index=False)
+    out = tmp_path / "out"
+    for extra in ([], ["--strict", "--force"]):
+        args = ["ccf", "--months", "2026-01..2026-12", "--data", str(data), "--out", str(out)]
+        result = CliRunner().invoke(app, args + extra)
+        assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["notes"]["members_defaulted_score"] == 14 + 1
+
+
+def test_readme_table_lists_what_the_tests_check():
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("### Bad input: what each case gets") : text.index("## Config")]
+    listed = set(re.findall(r"\| ([A-Z][A-Z_]+) \|", table))
+    tested = {c for c in CASES if c.isupper()} | {
+        "MISSING_FILE",  # test_bad_input.test_missing_file
+        "MISSING_COLUMN",  # test_bad_input.test_misspelled_column_names_what_exists
+        "UNREADABLE",  # test_robustness: non-UTF-8 CSV, truncated Parquet
+        "MISSING_SCORE",  # test_missing_score_gets_the_default_and_is_counted
+        "MONTH_NOT_IN_DATA",  # test_bad_input.test_month_outside_the_data
+    }
+    assert listed == tested

@@ -59,6 +59,8 @@ class MemberIndex:
         """Code of each value (-1 for ids that are not members)."""
         if self._lut is not None and pd.api.types.is_integer_dtype(values.dtype):
             pos = values.to_numpy(dtype=np.int64) - self._offset
+            if len(pos) == 0 or (pos.min() >= 0 and pos.max() < len(self._lut)):
+                return self._lut[pos]  # every id within the members' range: one gather
             inside = (pos >= 0) & (pos < len(self._lut))
             return np.where(inside, self._lut[np.where(inside, pos, 0)], -1).astype(np.int32)
         if isinstance(values.dtype, pd.CategoricalDtype) and self._hash is not None:
@@ -83,11 +85,13 @@ def _lookup(uniques: pd.Index, index: pd.Index) -> np.ndarray:
 def codes_in(values: pd.Series, index: pd.Index) -> np.ndarray:
     """Codes of ``values`` in ``index`` (-1 when absent): factorize first, so the hash work is
     done once per distinct value rather than once per row."""
-    codes, uniques = pd.factorize(values, sort=False)
-    lookup = _lookup(pd.Index(uniques), index)
-    if len(lookup) == 0:
-        return np.full(len(codes), -1, dtype=np.int32)
-    return np.where(codes >= 0, lookup[np.maximum(codes, 0)], -1).astype(np.int32)
+    if isinstance(values.dtype, pd.CategoricalDtype):  # codes already there
+        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
+    else:
+        codes, uniques = pd.factorize(values, sort=False)
+    lookup = _lookup(pd.Index(uniques), index).astype(np.int32)
+    # code -1 (a missing value) indexes the trailing -1
+    return np.append(lookup, np.int32(-1))[codes]
 
 
 def repeated_keys(key: np.ndarray, n_keys: int | None = None) -> np.ndarray:
@@ -180,10 +184,14 @@ class MemberMonths:
         return len(self.periods)
 
     def practice_grid(self) -> np.ndarray:
-        """Dense ``(members, months)`` array of practice codes, ``NO_PRACTICE`` where unattributed."""
-        grid = np.full((self.n_members, self.n_months), NO_PRACTICE, dtype=np.int32)
-        grid[self.member, self.month] = self.practice
-        return grid
+        """Dense ``(members, months)`` array of practice codes, ``NO_PRACTICE`` where unattributed.
+
+        Stored month by month (a Fortran-ordered view): each month's column is contiguous,
+        so work that walks claims in date order stays within one month's memory.
+        """
+        by_month = np.full((self.n_months, self.n_members), NO_PRACTICE, dtype=np.int32)
+        by_month[self.month, self.member] = self.practice
+        return by_month.T
 
     def member_month_counts(self) -> np.ndarray:
         """Member months per member."""

@@ -48,9 +48,10 @@ class MemberCosts:
     @cached_property
     def claims_by_practice(self) -> np.ndarray:
         """Paid claims per practice (before any stop-loss), in dollars."""
-        cells = self.grid.ravel()
+        cells = self.grid.ravel(order="F")  # the same cell order for both arrays
         bins = np.where(cells == NO_PRACTICE, self.n_practices, cells)
-        return np.bincount(bins, weights=self.cost.ravel(), minlength=self.n_practices + 1)[
+        weights = self.cost.ravel(order="F")
+        return np.bincount(bins, weights=weights, minlength=self.n_practices + 1)[
             : self.n_practices
         ]
 
@@ -103,28 +104,31 @@ def member_costs(claims: Table, mm: MemberMonths) -> MemberCosts:
     frame = claims.frame
     month = month_index(mm.periods, frame["period"].to_numpy())
     member = frame["member_code"].to_numpy()
-    in_year = month >= 0
-    known = in_year & (member >= 0)
     n_cells = mm.n_members * mm.n_months
     wide = np.int64 if n_cells >= np.iinfo(np.int32).max else np.int32
-    cell = np.where(known, member.astype(wide) * wide(mm.n_months) + month, wide(n_cells))
-    grid = mm.practice_grid()
-    cell_practice = np.append(grid.ravel(), NO_PRACTICE)
-    attributed = cell_practice[cell] != NO_PRACTICE
+    # Every claim of the run's months goes to its month-major cell (month, member), the
+    # rest to one extra cell; whether a cell is attributed is asked once per cell, not
+    # per claim. Month-major: claims in date order add into one month's slice at a time.
+    cell = month.astype(wide)
+    cell *= mm.n_members
+    cell += member
+    cell[(month < 0) | (member < 0)] = n_cells
     paid = frame["paid_amount"].to_numpy(dtype=np.float64)
-    outside = int(len(month) - in_year.sum())
-    n_used = int(attributed.sum())
-    not_attributed = len(month) - outside - n_used
+    sums = np.bincount(cell, weights=paid, minlength=n_cells + 1)
+    counts = np.bincount(cell, minlength=n_cells + 1)
+    grid = mm.practice_grid()
+    unattributed = grid.ravel(order="F") == NO_PRACTICE  # month-major, as the cells
+    cost = np.where(unattributed, 0.0, sums[:n_cells])
+    outside = int((month < 0).sum())
+    not_attributed = int(counts[:n_cells][unattributed].sum()) + int(counts[n_cells]) - outside
+    n_used = len(month) - outside - not_attributed
     claims.record_use(
         n_used, {schema.OUTSIDE_PERIOD: outside, schema.NOT_ATTRIBUTED: not_attributed}
     )
-    # unattributed claims go to one extra cell, dropped after the sum: no compaction pass
-    cell = np.where(attributed, cell, n_cells)
-    sums = np.bincount(cell, weights=paid, minlength=n_cells + 1)
-    cost = sums[:n_cells]
-    dollars_not_attributed = float(paid[in_year & ~attributed].sum()) if not_attributed else 0.0
+    in_run = (month >= 0) & (member < 0)  # claims of members attributed nowhere, ever
+    dollars_not_attributed = float(sums[:n_cells][unattributed].sum()) + float(paid[in_run].sum())
     return MemberCosts(
-        cost=cost.reshape(mm.n_members, mm.n_months),
+        cost=cost.reshape(mm.n_months, mm.n_members).T,
         grid=grid,
         n_practices=mm.n_practices,
         claims_outside_year=outside,

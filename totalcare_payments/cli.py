@@ -17,13 +17,15 @@ from .config import DEFAULT_CONFIG
 from .errors import InputError, TotalcareError
 from .mssp_cli import mssp_check
 from .periods import parse_month_range, parse_year_month
+from .scenarios_cli import scenarios
 
 app = typer.Typer(
     name="totalcare",
     help=(
         "Care Coordination Fees and shared-savings settlements for medical-home programs.\n\n"
         "Run the month's CCF payment batch (ccf), settle a performance year's shared savings "
-        "(settle), and check the engine against Medicare's published settlements (mssp-check). "
+        "(settle), model what-if settlements (scenarios), and check the engine against "
+        "Medicare's published settlements (mssp-check). "
         "Exit codes: 0 success, 2 bad input, 3 bad config, 4 refused to overwrite."
     ),
     no_args_is_help=True,
@@ -185,6 +187,7 @@ def settle(
 
 
 app.command("mssp-check")(mssp_check)
+app.command()(scenarios)
 
 
 def main() -> None:  # pragma: no cover - console script entry

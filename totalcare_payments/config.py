@@ -9,7 +9,6 @@ path and the reason.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import tomllib
 from pathlib import Path
@@ -354,10 +353,6 @@ def load_config(path: str | Path) -> ProgramConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     return parse_config(data, source=str(path))
-
-
-def config_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "bluekc_medical_home.toml"

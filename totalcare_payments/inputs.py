@@ -9,8 +9,8 @@ the run is the caller's policy (``policy.py``).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from . import schema
+from .audit import file_sha256
 from .config import ProgramConfig
 from .errors import InputError, Problem
 from .periods import format_period, periods_from_dates, periods_from_year_month
@@ -44,12 +45,16 @@ class Table:
 
     spec: TableSpec
     path: Path
-    sha256: str
     frame: pd.DataFrame  # clean rows; index = 1-based data row number in the file
     rejects: pd.DataFrame  # REJECT_COLUMNS
     rows_read: int
     excluded: dict[str, int] = field(default_factory=dict)
     used: int | None = None  # rows the last computation used; None: every clean row
+
+    @cached_property
+    def sha256(self) -> str:
+        """The file's fingerprint for the manifest (computed when first asked for)."""
+        return file_sha256(self.path) if self.path.exists() else ""
 
     @property
     def name(self) -> str:
@@ -99,14 +104,6 @@ class Table:
             "excluded": dict(sorted(self.excluded.items())),
             "rejected": {str(k): int(v) for k, v in rejected.items()},
         }
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _reject_frame(
@@ -177,17 +174,17 @@ def _read_raw(path: Path, spec: TableSpec) -> pd.DataFrame:
                 {name: _to_column(table.column(name)) for name in columns}, copy=False
             )
         file_schema = pq.read_schema(path)
+        # string keys arrive dictionary-encoded (pandas Categorical): one string per
+        # distinct value instead of one per row
+        strings = [n for n in columns if pa.types.is_string(file_schema.field(n).type)]
+        table = pq.read_table(path, columns=columns, read_dictionary=strings)
         data = {}
-        for name in columns:  # one column at a time: the Arrow copy of one column at most
-            string = pa.types.is_string(file_schema.field(name).type)
-            # string keys arrive dictionary-encoded (pandas Categorical): one string per
-            # distinct value instead of one per row
-            column = pq.read_table(
-                path, columns=[name], read_dictionary=[name] if string else None
-            ).column(0)
+        for name in columns:  # hand each column over, then let Arrow free it
+            column = table.column(name)
+            table = table.drop_columns([name])
             data[name] = _to_column(column)
             del column
-            pa.default_memory_pool().release_unused()
+        pa.default_memory_pool().release_unused()
         return pd.DataFrame(data, copy=False)
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
         raise InputError(
@@ -324,7 +321,7 @@ def read_table(path: str | Path, spec: TableSpec) -> Table:
     """Read one input table and run its column and key checks (lazily, all at once)."""
     path = Path(path)
     frame = _read_raw(path, spec)
-    return check_table(frame, spec, path=path, sha256=file_sha256(path))
+    return check_table(frame, spec, path=path)
 
 
 _SECONDS_PER_DAY = 86_400
@@ -332,19 +329,25 @@ _SECONDS_PER_DAY = 86_400
 
 def _to_column(col: pa.ChunkedArray) -> object:
     """Arrow to pandas without per-value work: numbers as numpy arrays, dictionary-encoded
-    strings as Categoricals, dates as ``datetime64[s]``."""
+    strings as Categoricals built from their codes, dates as ``datetime64[s]``."""
     kind = col.type
     if pa.types.is_date32(kind) and col.null_count == 0:
         days = col.cast(pa.int32()).to_numpy().astype(np.int64)
         return (days * _SECONDS_PER_DAY).view("datetime64[s]")
     if (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and col.null_count == 0:
         return col.to_numpy()
+    if pa.types.is_dictionary(kind) and col.num_chunks:
+        col = col.unify_dictionaries()
+        chunks = [c.indices.fill_null(-1) for c in col.chunks]
+        codes = np.concatenate([c.to_numpy(zero_copy_only=False) for c in chunks])
+        categories = pd.Index(col.chunk(0).dictionary.to_pandas())
+        if categories.has_duplicates:
+            return col.to_pandas()
+        return pd.Categorical.from_codes(codes, categories=categories, validate=False)
     return col.to_pandas(date_as_object=False)
 
 
-def check_table(
-    frame: pd.DataFrame, spec: TableSpec, *, path: Path | None = None, sha256: str = ""
-) -> Table:
+def check_table(frame: pd.DataFrame, spec: TableSpec, *, path: Path | None = None) -> Table:
     """Run a table's checks on a DataFrame (from a file, or built in a notebook)."""
     missing = [c.name for c in spec.columns if c.required and c.name not in frame.columns]
     if missing:
@@ -362,7 +365,6 @@ def check_table(
     table = Table(
         spec=spec,
         path=path or Path(f"<{spec.name}>"),
-        sha256=sha256,
         frame=frame,
         rejects=pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS}),
         rows_read=len(frame),

@@ -11,7 +11,6 @@ config alone, so reruns give byte-identical files.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -81,14 +80,6 @@ def write_table(
         paths.append(folder / f"{stem}.parquet")
         pq.write_table(_arrow_table(frame), paths[1], compression="zstd", store_schema=False)
     return paths
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_json(path: Path, payload: dict) -> None:

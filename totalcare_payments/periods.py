@@ -53,18 +53,18 @@ def periods_from_year_month(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
     Each distinct text is parsed once (a year of attribution has twelve).
     """
-    codes, uniques = pd.factorize(values)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
+    else:
+        codes, uniques = pd.factorize(values)
     text = pd.Series(uniques).astype("string")
     ok = text.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])").fillna(False).to_numpy(dtype=bool)
     year = pd.to_numeric(text.str.slice(0, 4), errors="coerce").to_numpy(dtype="float64")
     month = pd.to_numeric(text.str.slice(5, 7), errors="coerce").to_numpy(dtype="float64")
     unique_period = np.where(ok, (year - 1970) * 12 + month - 1, -1).astype(np.int32)
-    known = codes >= 0
-    safe = np.where(known, codes, 0)
-    if len(uniques) == 0:
-        return np.full(len(codes), -1, dtype=np.int32), np.ones(len(codes), dtype=bool)
-    period = np.where(known, unique_period[safe], -1).astype(np.int32)
-    return period, ~(known & ok[safe])
+    # code -1 (empty) indexes the trailing -1: one gather, no per-row parsing
+    period = np.append(unique_period, np.int32(-1))[codes]
+    return period, period < 0
 
 
 _UNITS_PER_DAY = {"D": 1, "s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400 * 10**9}

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, schema
+from .audit import file_sha256
 from .ccf import CcfBatch, compute_ccf
-from .config import ProgramConfig, config_sha256, load_config
+from .config import ProgramConfig, load_config
 from .errors import InputError, Problem
 from .inputs import REJECT_COLUMNS, ProgramData, Table, load_inputs, read_table
 from .outputs import (
@@ -30,7 +31,6 @@ from .outputs import (
     check_destination,
     publish,
     run_record,
-    sha256_of,
     write_json,
     write_table,
 )
@@ -117,7 +117,7 @@ def base_manifest(job: str, config: ProgramConfig, config_path: Path) -> dict:
         "job": job,
         "config": {
             "path": str(config_path),
-            "sha256": config_sha256(config_path),
+            "sha256": file_sha256(config_path),
             "program": config.program.name,
         },
     }
@@ -132,7 +132,7 @@ def _fill_outputs(
             written += write_table(frame, folder, stem)
         written += write_table(rejects, folder, "rejects", parquet=False)
         manifest["outputs"] = {
-            p.name: {"sha256": sha256_of(p), "rows": _rows(tables, rejects, p)} for p in written
+            p.name: {"sha256": file_sha256(p), "rows": _rows(tables, rejects, p)} for p in written
         }
         write_json(folder / MANIFEST, manifest)
         write_json(folder / "run.json", run_record())

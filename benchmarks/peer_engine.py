@@ -1,0 +1,98 @@
+"""The full year with this project: all 12 monthly CCF batches of 2026 and the 2026 settlement.
+
+    python benchmarks/peer_engine.py DATA_DIR OUT.parquet [--config CONFIG.toml]
+
+Uses the public API only. The input tables are read and checked once (``load_inputs``
+with claims and quality), then one CCF batch covering the twelve months and the
+settlement are computed from them, as a year-end run would. The checks move bad rows
+to rejects and exclude rows outside the run; the generated data has no bad rows and
+all of its attribution is in 2026, so the settlement sees the same rows the CCF batch
+saw. The per-practice results go to OUT.parquet in the layout every peer writes
+(``peers.RESULT_COLUMNS``); one JSON line with the in-process timings goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+T0 = time.perf_counter()
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from totalcare_payments.ccf import compute_ccf  # noqa: E402
+from totalcare_payments.config import DEFAULT_CONFIG, load_config  # noqa: E402
+from totalcare_payments.inputs import load_inputs  # noqa: E402
+from totalcare_payments.periods import year_periods  # noqa: E402
+from totalcare_payments.settlement import compute_settlement  # noqa: E402
+
+YEAR = 2026
+MONTHS = [f"{YEAR}-{m:02d}" for m in range(1, 13)]
+
+
+def full_year(data_dir: Path, config_path: Path) -> tuple[pd.DataFrame, dict[str, float]]:
+    """The per-practice result table and the time of each step (seconds)."""
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    config = load_config(config_path)
+    data = load_inputs(data_dir, config, with_claims=True, with_quality=True)
+    timings["read_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    batch = compute_ccf(data, config, list(year_periods(YEAR)))
+    timings["ccf_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    settlement = compute_settlement(data, config, YEAR)
+    timings["settlement_s"] = time.perf_counter() - t
+
+    ccf = batch.lines.pivot(index="practice_id", columns="year_month", values="ccf_amount_cents")
+    ccf = ccf.reindex(columns=MONTHS)
+    ccf.columns = ["ccf_" + m.replace("-", "_") for m in MONTHS]
+    ccf = ccf.astype("Int64")
+    settled = settlement.practices.set_index("practice_id")[
+        [
+            "member_months",
+            "avg_risk_score",
+            "budget_cents",
+            "claims_paid_cents",
+            "truncated_cents",
+            "actual_cost_cents",
+            "final_payment_cents",
+        ]
+    ]
+    result = ccf.join(settled, how="outer").rename_axis("practice_id").reset_index()
+    result["practice_id"] = result["practice_id"].astype(str)
+    result = result.sort_values("practice_id", kind="stable").reset_index(drop=True)
+    for column in (
+        "member_months",
+        "budget_cents",
+        "claims_paid_cents",
+        "truncated_cents",
+        "actual_cost_cents",
+        "final_payment_cents",
+    ):
+        result[column] = result[column].astype("Int64")
+    result["avg_risk_score"] = result["avg_risk_score"].astype(np.float64)
+    return result, timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    args = parser.parse_args()
+    t = time.perf_counter()
+    result, timings = full_year(args.data, args.config)
+    timings["job_s"] = time.perf_counter() - t
+    result.to_parquet(args.out, index=False)
+    timings["process_s"] = time.perf_counter() - T0
+    print(json.dumps({"peer": "engine", "practices": len(result), **timings}))
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 # Money columns in Parquet: exact decimals, never binary floats.
 MONEY_TYPE = pa.decimal128(18, 2)
@@ -37,16 +38,20 @@ def cents_to_dollars(cents: np.ndarray) -> np.ndarray:
     return np.asarray(cents, dtype=np.int64) / 100.0
 
 
+def cents_to_arrow(cents: np.ndarray) -> pa.Array:
+    """Cents to an exact ``decimal128(18, 2)`` Arrow array, without going through text.
+
+    A decimal128 value is its unscaled integer (here: the cents) as 16 little-endian
+    bytes in two's complement: the int64 and its sign extension.
+    """
+    c = np.asarray(cents, dtype=np.int64)
+    words = np.empty((len(c), 2), dtype=np.int64)
+    words[:, 0] = c
+    words[:, 1] = c >> 63
+    return pa.Array.from_buffers(MONEY_TYPE, len(c), [None, pa.py_buffer(words)])
+
+
 def format_cents(cents: np.ndarray) -> np.ndarray:
     """Cents to exact decimal strings with two places: 123456 -> '1234.56', -5 -> '-0.05'."""
-    c = np.asarray(cents, dtype=np.int64)
-    sign = np.where(c < 0, "-", "")
-    a = np.abs(c)
-    whole = (a // 100).astype(str)
-    frac = np.char.zfill((a % 100).astype(str), 2)
-    return np.char.add(np.char.add(np.char.add(sign, whole), "."), frac)
-
-
-def cents_to_arrow(cents: np.ndarray) -> pa.Array:
-    """Cents to an exact ``decimal128(18, 2)`` Arrow array (via the exact decimal text)."""
-    return pa.array(format_cents(cents)).cast(MONEY_TYPE)
+    text = pc.cast(cents_to_arrow(cents), pa.string())
+    return text.to_numpy(zero_copy_only=False)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .errors import OutputExistsError
@@ -75,11 +76,27 @@ def write_table(
 ) -> list[Path]:
     """Write ``stem.csv`` (and ``stem.parquet``): money as exact two-place decimals."""
     paths = [folder / f"{stem}.csv"]
-    _csv_frame(frame).to_csv(paths[0], index=False, lineterminator="\n")
+    write_csv(_csv_frame(frame), paths[0])
     if parquet:
         paths.append(folder / f"{stem}.parquet")
         pq.write_table(_arrow_table(frame), paths[1], compression="zstd", store_schema=False)
     return paths
+
+
+def write_csv(text: pd.DataFrame, path: Path) -> None:
+    """Write text columns as CSV, quoting a value only where it holds a comma, quote or
+    line break (Arrow's writer when nothing needs quoting, pandas' otherwise)."""
+    table = pa.Table.from_arrays(
+        [pa.array(text[c].to_numpy(dtype=object), type=pa.string()) for c in text.columns],
+        names=list(text.columns),
+    )
+    try:
+        with pa.OSFile(str(path), "wb") as sink:
+            sink.write((",".join(text.columns) + "\n").encode())
+            options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+            pacsv.write_csv(table, sink, options)
+    except pa.ArrowInvalid:
+        text.to_csv(path, index=False, lineterminator="\n")
 
 
 def write_json(path: Path, payload: dict) -> None:

@@ -11,7 +11,7 @@ MONTH  ?= 2026-03
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,peers]"
 	touch $(STAMP)
 
 ## demo: run the sample program's CCF batch and year-end settlement with the default config
@@ -34,8 +34,7 @@ bench: $(STAMP)
 
 ## bench-peers: the full year at 1M members against DuckDB and polars
 bench-peers: $(STAMP)
-	$(PY) -m pip install --quiet -e ".[test,peers]"
-	$(PY) benchmarks/peers.py --members 1000000
+	$(PY) benchmarks/peers.py --members 1000000 --repeat 3
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache .hypothesis

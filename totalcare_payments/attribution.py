@@ -118,10 +118,11 @@ def link_attribution(attribution: Table, practices: Table) -> MemberIndex:
     """
     frame = attribution.frame
     practice = codes_in(frame["practice_id"], pd.Index(practices.frame["practice_id"]))
-    attribution.frame = frame.assign(practice_code=practice)
     attribution.reject_rows(
         practice < 0, schema.UNKNOWN_PRACTICE, "practice_id", "practice_id is not in practices"
     )
+    if len(attribution.frame) < len(frame):
+        practice = practice[practice >= 0]
     frame = attribution.frame
     members = MemberIndex(frame["member_id"])
     member = members.codes(frame["member_id"])
@@ -130,29 +131,37 @@ def link_attribution(attribution: Table, practices: Table) -> MemberIndex:
     span = int(period.max()) - first + 1 if len(period) else 1
     key = member.astype(np.int64) * span + (period - first)
     repeated = repeated_keys(key, len(members) * span)
-    frame = frame.assign(member_code=member)
-    attribution.frame = frame
+    conflict = np.zeros(len(key), dtype=bool)
+    duplicate = np.zeros(len(key), dtype=bool)
     if repeated.any():
         rows = np.flatnonzero(repeated)
-        sub = pd.DataFrame({"key": key[rows], "practice": frame["practice_code"].to_numpy()[rows]})
+        sub = pd.DataFrame({"key": key[rows], "practice": practice[rows]})
         practices_per_key = sub.groupby("key")["practice"].transform("nunique").to_numpy()
-        conflict = np.zeros(len(key), dtype=bool)
         conflict[rows[practices_per_key > 1]] = True
         duplicate = first_of_repeats(key) & ~conflict
-        attribution.reject_rows(
-            conflict,
-            schema.CONFLICTING_ATTRIBUTION,
-            "practice_id",
-            "member is attributed to two or more practices in this month",
+        attribution.reject_all(
+            [
+                (
+                    conflict,
+                    schema.CONFLICTING_ATTRIBUTION,
+                    "practice_id",
+                    "member is attributed to two or more practices in this month",
+                ),
+                (
+                    duplicate,
+                    schema.DUPLICATE_MEMBER_MONTH,
+                    "member_id",
+                    "member-month repeated at the same practice",
+                ),
+            ]
         )
-        attribution.reject_rows(
-            duplicate[~conflict],
-            schema.DUPLICATE_MEMBER_MONTH,
-            "member_id",
-            "member-month repeated at the same practice",
-        )
-    # checked and coded: from here on attribution is (member_code, practice_code, period)
-    attribution.frame = attribution.frame[["member_code", "practice_code", "period"]]
+    keep = slice(None) if not repeated.any() else ~(conflict | duplicate)
+    # from here on attribution is (member_code, practice_code, period), with its row numbers
+    attribution.frame = pd.DataFrame(
+        {"member_code": member[keep], "practice_code": practice[keep], "period": period[keep]},
+        index=frame.index[keep],
+        copy=False,
+    )
     return members
 
 

@@ -74,15 +74,23 @@ def link_claims(claims: Table, members: MemberIndex) -> None:
     else:
         codes, _ = pd.factorize(ids, sort=False)
         dup = first_of_repeats(codes.astype(np.int64) * 2 + negative)
-    claims.frame = frame.assign(member_code=members.codes(frame["member_id"]))
     claims.reject_rows(
         dup,
         schema.DUPLICATE_CLAIM_ID,
         "claim_id",
         "claim_id repeated with the same amount sign (only one payment and one reversal allowed)",
     )
+    frame = claims.frame
     # checked and coded: from here on the claims are (member_code, period, paid_amount)
-    claims.frame = claims.frame[["member_code", "period", "paid_amount"]]
+    claims.frame = pd.DataFrame(
+        {
+            "member_code": members.codes(frame["member_id"]),
+            "period": frame["period"].to_numpy(),
+            "paid_amount": frame["paid_amount"].to_numpy(),
+        },
+        index=frame.index,
+        copy=False,
+    )
 
 
 def _first_of_repeats(key: np.ndarray, n_keys: int) -> np.ndarray:

@@ -197,7 +197,8 @@ def test_summary_figures_by_hand(tiny):
     assert base["total_paid_cents"] == 120_000
     assert base["practices_paid"] == 1
     assert base["ccf_paid_cents"] == 23_400
-    assert base["payer_net_savings_cents"] == 62_600  # 2,060 - 1,200 - 234 = $626
+    # budget 24,000 - incurred 21,940 - paid 1,200 - CCF 234 = $626
+    assert base["payer_net_savings_cents"] == 62_600
     assert base["mean_payment_cents"] == 40_000  # (1,200 + 0 + 0) / 3
     # std over the 3 practices (ddof 0): sqrt((800^2 + 400^2 + 400^2) / 3) = $565.685...
     assert base["std_payment_cents"] == 56_569

@@ -423,13 +423,12 @@ def run_scenarios(
     - ``shared_loss``: losses billed (two-sided programs); ``net_payment`` = sum of final payments;
     - ``budget``, ``actual_cost``, ``savings``: the settlement's own (actual cost after
       stop-loss truncation and completion, with CCF when the terms count it as cost);
-    - ``payer_net_savings`` = (budget - (actual_cost - CCF counted as cost)) - net_payment
-      - ccf_paid: what the payer keeps, on the settlement's basis, after paying shared
-      savings and the year's Care Coordination Fees. The settlement's actual cost is
-      truncated, so a lower stop-loss raises it with no change in what the payer paid:
-      compare truncation scenarios on ``total_paid``, or against ``incurred_cost``;
     - ``incurred_cost``: claims paid grossed up by the completion factor, untruncated, no
       CCF: what the members' care cost the payer;
+    - ``payer_net_savings`` = budget - incurred_cost - net_payment - ccf_paid: what the
+      payer keeps against the budget in cash, after paying shared savings and the year's
+      Care Coordination Fees. It uses the untruncated cost, so a stop-loss scenario
+      changes it only through what it changes in the payments;
     - ``paid_vs_base``: total_paid minus the base config's;
     - ``mean/std/min/max_payment``: of the practices' final payments (std over all
       practices of the program, ddof = 0), rounded to cents.
@@ -460,7 +459,6 @@ def run_scenarios(
     incurred = _block_totals(incurred_rows, blocks, "actual_cost_cents")
     net_payment = final.sum(axis=1)
     ccf_paid = int(np.asarray(performance.ccf_paid_cents, dtype=np.int64).sum())
-    settled_savings = budget - (actual - _block_totals(rows, blocks, "ccf_cost_cents"))
     mean = round_half_up(final.mean(axis=1), 0).astype(np.int64)
     std = round_half_up(final.std(axis=1), 0).astype(np.int64)
     summary = pd.DataFrame(
@@ -478,7 +476,7 @@ def run_scenarios(
             "net_payment_cents": net_payment[1:],
             "incurred_cost_cents": incurred[1:],
             "ccf_paid_cents": np.full(k, ccf_paid, dtype=np.int64),
-            "payer_net_savings_cents": (settled_savings - net_payment - ccf_paid)[1:],
+            "payer_net_savings_cents": (budget - incurred - net_payment - ccf_paid)[1:],
             "paid_vs_base_cents": paid[1:] - paid[0],
             "mean_payment_cents": mean[1:],
             "std_payment_cents": std[1:],

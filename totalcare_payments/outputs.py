@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .errors import OutputExistsError
-from .money import cents_to_arrow, format_cents
+from .money import cents_to_arrow
 
 MANIFEST = "manifest.json"
 CENTS_SUFFIX = "_cents"
@@ -38,7 +38,7 @@ def public_name(column: str) -> str:
     return column.removesuffix(CENTS_SUFFIX)
 
 
-def _float_text(values: np.ndarray) -> np.ndarray:
+def _float_text(values: np.ndarray) -> pa.Array:
     """Floats rounded to ``FLOAT_DIGITS`` significant digits, written as the shortest text
     that reads back to that value (empty for NaN)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -47,23 +47,27 @@ def _float_text(values: np.ndarray) -> np.ndarray:
     factor = 10.0 ** (FLOAT_DIGITS - 1 - magnitude)
     with np.errstate(invalid="ignore", over="ignore"):
         rounded = np.where(np.isfinite(factor), np.round(values * factor) / factor, values)
-    text = pc.cast(pa.array(rounded, from_pandas=True), pa.string())
-    return pc.fill_null(text, "").to_numpy(zero_copy_only=False)
+    return pc.fill_null(pc.cast(pa.array(rounded, from_pandas=True), pa.string()), "")
 
 
-def _csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    out = {}
+def text_columns(frame: pd.DataFrame) -> dict[str, pa.Array]:
+    """Each column as the text a CSV file shows: money as exact two-place decimals (the
+    ``_cents`` suffix dropped), booleans as true/false, floats to ten significant digits."""
+    out: dict[str, pa.Array] = {}
     for col in frame.columns:
         values = frame[col]
         if col.endswith(CENTS_SUFFIX):
-            out[public_name(col)] = format_cents(values.to_numpy(dtype=np.int64))
+            text = pc.cast(cents_to_arrow(values.to_numpy(dtype=np.int64)), pa.string())
         elif pd.api.types.is_bool_dtype(values.dtype):
-            out[col] = np.where(values.to_numpy(dtype=bool), "true", "false")
+            text = pa.array(np.where(values.to_numpy(dtype=bool), "true", "false"))
         elif pd.api.types.is_float_dtype(values.dtype):
-            out[col] = _float_text(values.to_numpy(dtype=np.float64))
+            text = _float_text(values.to_numpy(dtype=np.float64))
+        elif pd.api.types.is_integer_dtype(values.dtype):
+            text = pc.cast(pa.array(values.to_numpy()), pa.string())
         else:
-            out[col] = values.astype("string").fillna("").to_numpy(dtype=object)
-    return pd.DataFrame(out, columns=[public_name(c) for c in frame.columns])
+            text = pc.fill_null(pa.array(values.astype("string"), type=pa.string()), "")
+        out[public_name(col)] = text
+    return out
 
 
 def _arrow_table(frame: pd.DataFrame) -> pa.Table:
@@ -73,9 +77,7 @@ def _arrow_table(frame: pd.DataFrame) -> pa.Table:
         if col.endswith(CENTS_SUFFIX):
             arrays.append(cents_to_arrow(values.to_numpy(dtype=np.int64)))
         elif pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
-            arrays.append(
-                pa.array(values.astype("string").to_numpy(dtype=object), type=pa.string())
-            )
+            arrays.append(pa.array(values.astype("string"), type=pa.string()))
         else:
             arrays.append(pa.array(values.to_numpy()))
         names.append(public_name(col))
@@ -87,31 +89,29 @@ def write_table(
 ) -> list[Path]:
     """Write ``stem.csv`` (and ``stem.parquet``): money as exact two-place decimals."""
     paths = [folder / f"{stem}.csv"]
-    write_csv(_csv_frame(frame), paths[0])
+    write_csv(text_columns(frame), paths[0])
     if parquet:
         paths.append(folder / f"{stem}.parquet")
         pq.write_table(_arrow_table(frame), paths[1], compression="zstd", store_schema=False)
     return paths
 
 
-def _csv_field(values: pd.Series) -> pa.Array:
-    """Text values as CSV fields: quoted (quotes doubled) only when they hold a comma,
-    quote or line break, as RFC 4180 asks."""
-    text = pc.fill_null(pa.array(values.astype("string"), type=pa.string()), "")
+def _csv_field(text: pa.Array) -> pa.Array:
+    """Text as a CSV field: quoted (quotes doubled) only when it holds a comma, quote or
+    line break, as RFC 4180 asks."""
     needs = pc.match_substring_regex(text, '[,"\r\n]')
     quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
     return pc.if_else(needs, quoted, text)
 
 
-def write_csv(text: pd.DataFrame, path: Path) -> None:
+def write_csv(columns: dict[str, pa.Array], path: Path) -> None:
     """Write text columns as CSV, vectorized: each line is joined in Arrow, then the lines'
     bytes are written in one piece."""
-    header = ",".join(text.columns) + "\n"
     with path.open("wb") as fh:
-        fh.write(header.encode())
-        if len(text) == 0:
+        fh.write((",".join(columns) + "\n").encode())
+        if not columns or len(next(iter(columns.values()))) == 0:
             return
-        fields = [_csv_field(text[c]) for c in text.columns]
+        fields = [_csv_field(text) for text in columns.values()]
         lines = pc.binary_join_element_wise(*fields, ",")
         lines = pc.binary_join_element_wise(lines, "", "\n").cast(pa.large_string())
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)

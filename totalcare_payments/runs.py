@@ -27,10 +27,10 @@ from .errors import InputError, Problem
 from .inputs import REJECT_COLUMNS, ProgramData, Table, load_inputs, read_table
 from .outputs import (
     MANIFEST,
-    _csv_frame,
     check_destination,
     publish,
     run_record,
+    text_columns,
     write_json,
     write_table,
 )
@@ -181,13 +181,17 @@ def run_ccf(
 
 def _totals_json(totals: pd.DataFrame) -> list[dict]:
     """Control totals for the manifest: money as exact decimal text."""
-    text = _csv_frame(totals)
+    text = text_columns(totals)
     records = []
-    for (_, raw), (_, shown) in zip(totals.iterrows(), text.iterrows(), strict=True):
+    for i, raw in enumerate(totals.to_dict("records")):
         records.append(
             {
-                public: (str(shown[public]) if col.endswith("_cents") else _plain(raw[col]))
-                for col, public in zip(totals.columns, text.columns, strict=True)
+                col.removesuffix("_cents"): (
+                    text[col.removesuffix("_cents")][i].as_py()
+                    if col.endswith("_cents")
+                    else _plain(value)
+                )
+                for col, value in raw.items()
             }
         )
     return records

@@ -52,7 +52,8 @@ def _float_text(values: np.ndarray) -> pa.Array:
 
 def text_columns(frame: pd.DataFrame) -> dict[str, pa.Array]:
     """Each column as the text a CSV file shows: money as exact two-place decimals (the
-    ``_cents`` suffix dropped), booleans as true/false, floats to ten significant digits."""
+    ``_cents`` suffix dropped), booleans as true/false, floats to ten significant digits,
+    text quoted where it must be."""
     out: dict[str, pa.Array] = {}
     for col in frame.columns:
         values = frame[col]
@@ -64,8 +65,8 @@ def text_columns(frame: pd.DataFrame) -> dict[str, pa.Array]:
             text = _float_text(values.to_numpy(dtype=np.float64))
         elif pd.api.types.is_integer_dtype(values.dtype):
             text = pc.cast(pa.array(values.to_numpy()), pa.string())
-        else:
-            text = pc.fill_null(pa.array(values.astype("string"), type=pa.string()), "")
+        else:  # free text: the only values that may need quoting in a CSV file
+            text = _csv_field(pc.fill_null(pa.array(values.astype("string"), type=pa.string()), ""))
         out[public_name(col)] = text
     return out
 
@@ -105,14 +106,13 @@ def _csv_field(text: pa.Array) -> pa.Array:
 
 
 def write_csv(columns: dict[str, pa.Array], path: Path) -> None:
-    """Write text columns as CSV, vectorized: each line is joined in Arrow, then the lines'
-    bytes are written in one piece."""
+    """Write ``text_columns`` as CSV, vectorized: each line is joined in Arrow, then the
+    lines' bytes are written in one piece."""
     with path.open("wb") as fh:
         fh.write((",".join(columns) + "\n").encode())
         if not columns or len(next(iter(columns.values()))) == 0:
             return
-        fields = [_csv_field(text) for text in columns.values()]
-        lines = pc.binary_join_element_wise(*fields, ",")
+        lines = pc.binary_join_element_wise(*columns.values(), ",")
         lines = pc.binary_join_element_wise(lines, "", "\n").cast(pa.large_string())
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
         data = lines.buffers()[2]

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from .errors import InputError, TotalcareError
 from .money import format_cents
+from .settlement import REASONS
 
 # Wide enough for the result tables when output goes to a file or a CI log.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
@@ -134,6 +135,8 @@ def show_settlement(
             *[""] * (len(cols) - 2),
         )
     out.print(table)
+    for reason in sorted(frame["reason"].unique()):
+        out.print(f"  {reason}: {REASONS[reason]}")
     program = totals[totals["scope"] == "program"].iloc[0]
     waterfall = Table(title="Program waterfall", title_justify="left")
     waterfall.add_column("step")

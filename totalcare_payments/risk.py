@@ -69,14 +69,6 @@ def member_scores(
     return MemberScores(score=score, defaulted=missing)
 
 
-def normalization_factor(score: np.ndarray, member: np.ndarray) -> float:
-    """1 / (member-month-weighted mean score over the population), so the mean becomes 1.0."""
-    if len(member) == 0:
-        return 1.0
-    mean = float(score[member].mean())
-    return 1.0 / mean if mean > 0 else 1.0
-
-
 def average_risk(
     score: np.ndarray, member: np.ndarray, group: np.ndarray, n_groups: int, decimals: int
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ practices in one month -- or, with ``strict``, on any rejection.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +62,6 @@ class RunResult:
     files: list[Path]
     rejects: pd.DataFrame
     backup: Path | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def all_rejects(data: ProgramData) -> pd.DataFrame:
@@ -199,14 +198,6 @@ def _totals_json(totals: pd.DataFrame) -> list[dict]:
 
 def _plain(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
-
-
-def load_program(
-    config_path: str | Path, data_dir: str | Path, **paths: str | Path | None
-) -> tuple[ProgramConfig, ProgramData]:
-    """Notebook entry: the config and the checked input tables."""
-    config = load_config(config_path)
-    return config, load_inputs(data_dir, config, **paths)
 
 
 def run_settlement(

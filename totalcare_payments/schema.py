@@ -109,22 +109,6 @@ MISSING_SCORE = "MISSING_SCORE"
 OUTSIDE_PERIOD = "OUTSIDE_PERIOD"
 NOT_ATTRIBUTED = "NOT_ATTRIBUTED"
 
-REASONS: dict[str, str] = {
-    WRONG_DATATYPE: "a value that is not of the column's type",
-    NULL_KEY: "an empty identifier",
-    NULL_VALUE: "an empty required value",
-    NON_FINITE: "NaN or infinite amount",
-    OUT_OF_RANGE: "a value outside the column's allowed range",
-    DUPLICATE_KEY: "a second row with the same key",
-    DUPLICATE_CLAIM_ID: "a second claim line with the same claim_id and amount sign",
-    DUPLICATE_MEMBER_MONTH: "the same member, practice and month twice",
-    CONFLICTING_ATTRIBUTION: "a member attributed to two practices in the same month",
-    UNKNOWN_PRACTICE: "a practice_id that is not in practices",
-    UNKNOWN_TIER: "a practice tier that the config does not define",
-    MISSING_SCORE: "an attributed member with no risk score",
-    OUTSIDE_PERIOD: "a row for a month or year outside the run",
-    NOT_ATTRIBUTED: "a member or member-month with no attribution in the run",
-}
 
 # Practice-level summaries: actuaries' models and published settlements (e.g. Medicare's).
 # A row needs a budget, or baseline_pmpm with member_months (and risk to adjust it).

@@ -382,3 +382,39 @@ def test_sample_program_loads_from_csv_with_every_row_accounted_for():
             acct["rejected"].values()
         )
         assert acct["rejected"] == {}
+
+
+def test_settle_from_a_practice_summary_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from totalcare_payments.cli import app
+
+    out = tmp_path / "summary-settlement"
+    result = CliRunner().invoke(
+        app,
+        [
+            "settle",
+            "--year",
+            "2026",
+            "--summary",
+            str(SAMPLE / "practice_summary.csv"),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    settled = pd.read_csv(out / "settlement.csv", dtype=str).set_index("practice_id")
+    # default terms: MSR table by population = member_months / 12; share 0.25 + 0.25 x quality
+    # A101: 1,200 person-years -> MSR 4% - 1.5% x 200/4,000 = 3.925%; savings 300,000 = 5%
+    #       -> 300,000 x (0.25 + 0.25 x 0.80) = 135,000.00 (limit 600,000)
+    # A102: 500 -> MSR 6% - 2% x 500/1,000 = 5%; savings 48,000 = 2% -> BELOW_MSR
+    # A103: 2,000 -> MSR 3.625%; 1,500,000 = 15% -> x 0.425 = 637,500.00 (limit 1,000,000)
+    # A104: 7.5% savings, but the quality gate was missed -> QUALITY_GATE
+    assert settled["final_payment"].to_dict() == {
+        "A101": "135000.00",
+        "A102": "0.00",
+        "A103": "637500.00",
+        "A104": "0.00",
+    }
+    assert settled["reason"].tolist() == ["PAID", "BELOW_MSR", "PAID", "QUALITY_GATE"]
+    assert settled.loc["A101", "msr"] == "0.03925"

@@ -235,3 +235,29 @@ def test_year_is_an_argument() -> None:
     dates = pd.to_datetime(tables["claims"].column("claim_start_date").to_pandas())
     assert (dates.dt.year == 2024).all()
     assert set(tables["quality"].column("year").to_pylist()) == {2024}
+
+
+def test_sample_data_is_what_its_readme_command_makes(tmp_path):
+    """sample_data/README.md names the command that made the sample program."""
+    from typer.testing import CliRunner
+
+    from totalcare_payments.cli import app
+
+    sample = Path(__file__).resolve().parent.parent / "sample_data"
+    args = [
+        "generate",
+        "--members",
+        "600",
+        "--seed",
+        "84",
+        "--members-per-practice",
+        "100",
+        "--format",
+        "csv",
+        "--out",
+        str(tmp_path),
+    ]
+    assert " ".join(args[:-1]) in (sample / "README.md").read_text()
+    assert CliRunner().invoke(app, args).exit_code == 0
+    for name in ("practices", "attribution", "risk_scores", "claims", "quality"):
+        assert (tmp_path / f"{name}.csv").read_bytes() == (sample / f"{name}.csv").read_bytes()

@@ -6,14 +6,15 @@ Exit codes (documented in the README):
 * 2  bad input: a file, column or row of the input tables
 * 3  bad config: the program's TOML terms
 * 4  refused to overwrite a finalized batch (rerun with ``--force``)
-* 5  bad command-line usage (typer's own usage errors also exit 2 through click)
+
+A mistyped command line (an unknown option, a missing ``--year``) is reported by the
+command-line parser, also with exit 2.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_BAD_CONFIG = 3
 EXIT_OUTPUT_EXISTS = 4

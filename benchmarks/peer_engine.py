@@ -13,8 +13,8 @@ saw. The per-practice results go to OUT.parquet in the layout every peer writes
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -23,8 +23,11 @@ T0 = time.perf_counter()
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import peer_arguments  # noqa: E402
+
 from totalcare_payments.ccf import compute_ccf  # noqa: E402
-from totalcare_payments.config import DEFAULT_CONFIG, load_config  # noqa: E402
+from totalcare_payments.config import load_config  # noqa: E402
 from totalcare_payments.inputs import load_inputs  # noqa: E402
 from totalcare_payments.periods import year_periods  # noqa: E402
 from totalcare_payments.settlement import compute_settlement  # noqa: E402
@@ -81,11 +84,7 @@ def full_year(data_dir: Path, config_path: Path) -> tuple[pd.DataFrame, dict[str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", type=Path)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
-    args = parser.parse_args()
+    args = peer_arguments(__doc__ or "")
     t = time.perf_counter()
     result, timings = full_year(args.data, args.config)
     timings["job_s"] = time.perf_counter() - t

@@ -12,7 +12,6 @@ because both the CCF and the settlement use them. Writes the per-practice table 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -23,7 +22,7 @@ T0 = time.perf_counter()
 import polars as pl  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peers import DEFAULT_CONFIG, MONTH_COLUMNS, YEAR, Terms, read_terms  # noqa: E402
+from peers import MONTH_COLUMNS, YEAR, Terms, peer_arguments, read_terms  # noqa: E402
 
 
 def round_half_up(x: pl.Expr, places: int) -> pl.Expr:
@@ -225,11 +224,7 @@ def full_year(data: Path, t: Terms) -> pl.DataFrame:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", type=Path)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
-    args = parser.parse_args()
+    args = peer_arguments(__doc__ or "")
     t = time.perf_counter()
     result = full_year(args.data, read_terms(args.config))
     job = time.perf_counter() - t

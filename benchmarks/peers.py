@@ -165,6 +165,15 @@ def read_terms(path: str | Path = DEFAULT_CONFIG, year: int = YEAR) -> Terms:
 # --------------------------------------------------------------------------- data
 
 
+def peer_arguments(doc: str) -> argparse.Namespace:
+    """The command line every peer script takes: DATA OUT.parquet [--config CONFIG]."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("data", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    return parser.parse_args()
+
+
 def default_data_dir(members: int, seed: int) -> Path:
     return ROOT / "bench_data" / f"peers-{members}-seed{seed}"
 

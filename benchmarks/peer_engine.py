@@ -2,7 +2,8 @@
 
     python benchmarks/peer_engine.py DATA_DIR OUT.parquet [--config CONFIG.toml]
 
-Uses the public API only. The input tables are read and checked once (``load_inputs``
+Uses the public API only, with the memory settings the ``totalcare`` command makes at
+start-up (``memory.keep_freed_memory``). The input tables are read and checked once (``load_inputs``
 with claims and quality), then one CCF batch covering the twelve months and the
 settlement are computed from them, as a year-end run would. The checks move bad rows
 to rejects and exclude rows outside the run; the generated data has no bad rows and
@@ -29,6 +30,7 @@ from peers import peer_arguments  # noqa: E402
 from totalcare_payments.ccf import compute_ccf  # noqa: E402
 from totalcare_payments.config import load_config  # noqa: E402
 from totalcare_payments.inputs import load_inputs  # noqa: E402
+from totalcare_payments.memory import keep_freed_memory  # noqa: E402
 from totalcare_payments.periods import year_periods  # noqa: E402
 from totalcare_payments.settlement import compute_settlement  # noqa: E402
 
@@ -84,6 +86,7 @@ def full_year(data_dir: Path, config_path: Path) -> tuple[pd.DataFrame, dict[str
 
 
 def main() -> None:
+    keep_freed_memory()  # as the totalcare command does at start-up
     args = peer_arguments(__doc__ or "")
     t = time.perf_counter()
     result, timings = full_year(args.data, args.config)

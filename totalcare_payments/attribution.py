@@ -97,9 +97,18 @@ def codes_in(values: pd.Series, index: pd.Index) -> np.ndarray:
 def repeated_keys(key: np.ndarray, n_keys: int | None = None) -> np.ndarray:
     """Mask of rows whose key appears more than once (all of them)."""
     if n_keys is not None and n_keys <= 4 * len(key) + 1024:
+        if not has_repeats(key, n_keys):
+            return np.zeros(len(key), dtype=bool)
         counts = np.bincount(key, minlength=n_keys)
         return counts[key] > 1
     return pd.Series(key).duplicated(keep=False).to_numpy()
+
+
+def has_repeats(key: np.ndarray, n_keys: int) -> bool:
+    """Whether any key in ``0..n_keys-1`` appears twice: one pass marking the keys seen."""
+    seen = np.zeros(n_keys, dtype=bool)
+    seen[key] = True
+    return int(np.count_nonzero(seen)) < len(key)
 
 
 def first_of_repeats(key: np.ndarray) -> np.ndarray:
@@ -129,7 +138,11 @@ def link_attribution(attribution: Table, practices: Table) -> MemberIndex:
     period = frame["period"].to_numpy()
     first = int(period.min()) if len(period) else 0
     span = int(period.max()) - first + 1 if len(period) else 1
-    key = member.astype(np.int64) * span + (period - first)
+    wide = np.int64 if len(members) * span >= np.iinfo(np.int32).max else np.int32
+    key = member.astype(wide)
+    key *= span
+    key += period
+    key -= first
     repeated = repeated_keys(key, len(members) * span)
     conflict = np.zeros(len(key), dtype=bool)
     duplicate = np.zeros(len(key), dtype=bool)
@@ -211,8 +224,9 @@ def month_index(periods: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Position of each period value in the run's ``periods`` (-1 when outside the run)."""
     first = int(periods[0])
     if int(periods[-1]) - first + 1 == len(periods):  # contiguous months: arithmetic only
-        pos = values - np.int32(first)
-        return np.where((pos >= 0) & (pos < len(periods)), pos, -1).astype(np.int32, copy=False)
+        pos = np.subtract(values, first, dtype=np.int32)
+        pos[pos.view(np.uint32) >= len(periods)] = -1  # negative offsets wrap to huge ones
+        return pos
     lut = np.full(int(periods[-1]) - first + 1, -1, dtype=np.int32)
     lut[periods - first] = np.arange(len(periods), dtype=np.int32)
     pos = values - first

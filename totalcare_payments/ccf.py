@@ -129,11 +129,11 @@ def ccf_lines(
             np.maximum(np.bincount(mm.month, minlength=mm.n_months), 1)
         )
         member_score = member_score / np.where(mean_by_month > 0, mean_by_month, 1.0)[mm.month]
-    group = mm.practice.astype(np.int64) * mm.n_months + mm.month
     n_groups = mm.n_practices * mm.n_months
-    avg, members = average_risk(
-        member_score, np.arange(len(member_score)), group, n_groups, risk_terms.score_decimals
-    )
+    group = mm.practice.astype(np.int64 if n_groups >= np.iinfo(np.int32).max else np.int32)
+    group *= mm.n_months
+    group += mm.month
+    avg, members = average_risk(member_score, group, n_groups, risk_terms.score_decimals)
     practice_code = np.repeat(np.arange(mm.n_practices), mm.n_months)
     month_code = np.tile(np.arange(mm.n_months), mm.n_practices)
     multiplier = tier_multipliers(ccf_terms, practices["tier"])[practice_code]
@@ -199,7 +199,10 @@ def control_totals(lines: pd.DataFrame) -> pd.DataFrame:
 
 
 def _check_months_present(data: ProgramData, periods: list[int]) -> None:
-    present = set(np.unique(data.attribution.frame["period"].to_numpy()).tolist())
+    period = data.attribution.frame["period"].to_numpy()
+    first = int(period.min()) if len(period) else 0
+    counts = np.bincount(period - first) if len(period) else np.zeros(0, dtype=np.int64)
+    present = set((np.flatnonzero(counts) + first).tolist())
     absent = [p for p in periods if p not in present]
     if absent:
         covered = sorted(present)

@@ -21,7 +21,14 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .attribution import NO_PRACTICE, MemberIndex, MemberMonths, first_of_repeats, month_index
+from .attribution import (
+    NO_PRACTICE,
+    MemberIndex,
+    MemberMonths,
+    first_of_repeats,
+    has_repeats,
+    month_index,
+)
 from .config import StopLoss
 from .inputs import Table
 
@@ -69,7 +76,9 @@ def link_claims(claims: Table, members: MemberIndex) -> None:
     if pd.api.types.is_integer_dtype(ids.dtype) and len(ids):
         values = ids.to_numpy(dtype=np.int64)
         lo = int(values.min())
-        key = (values - lo) * 2 + negative
+        key = values - lo
+        key *= 2
+        key += negative
         dup = _first_of_repeats(key, int(key.max()) + 1)
     else:
         codes, _ = pd.factorize(ids, sort=False)
@@ -97,6 +106,8 @@ def _first_of_repeats(key: np.ndarray, n_keys: int) -> np.ndarray:
     """Rows repeating an earlier key, by counting when the key range is compact."""
     if n_keys > 4 * len(key) + 1024:
         return first_of_repeats(key)
+    if not has_repeats(key, n_keys):
+        return np.zeros(len(key), dtype=bool)
     counts = np.bincount(key, minlength=n_keys)
     repeated = counts[key] > 1
     if not repeated.any():
@@ -110,36 +121,40 @@ def _first_of_repeats(key: np.ndarray, n_keys: int) -> np.ndarray:
 def member_costs(claims: Table, mm: MemberMonths) -> MemberCosts:
     """Sum claims per attributed member-month; exclude (and count) the rest."""
     frame = claims.frame
-    month = month_index(mm.periods, frame["period"].to_numpy())
     member = frame["member_code"].to_numpy()
     n_cells = mm.n_members * mm.n_months
-    wide = np.int64 if n_cells >= np.iinfo(np.int32).max else np.int32
     # Every claim of the run's months goes to its month-major cell (month, member), the
     # rest to one extra cell; whether a cell is attributed is asked once per cell, not
     # per claim. Month-major: claims in date order add into one month's slice at a time.
-    cell = month.astype(wide)
+    cell = month_index(mm.periods, frame["period"].to_numpy())
+    outside = cell < 0
+    if n_cells >= np.iinfo(np.int32).max:
+        cell = cell.astype(np.int64)
     cell *= mm.n_members
     cell += member
-    cell[(month < 0) | (member < 0)] = n_cells
+    cell[outside | (member < 0)] = n_cells
     paid = frame["paid_amount"].to_numpy(dtype=np.float64)
     sums = np.bincount(cell, weights=paid, minlength=n_cells + 1)
-    counts = np.bincount(cell, minlength=n_cells + 1)
     grid = mm.practice_grid()
-    unattributed = grid.ravel(order="F") == NO_PRACTICE  # month-major, as the cells
-    cost = np.where(unattributed, 0.0, sums[:n_cells])
-    outside = int((month < 0).sum())
-    not_attributed = int(counts[:n_cells][unattributed].sum()) + int(counts[n_cells]) - outside
-    n_used = len(month) - outside - not_attributed
+    # unattributed cells, month-major as the cells, and the extra cell
+    unattributed = np.append(grid.ravel(order="F") == NO_PRACTICE, True)
+    n_outside = int(np.count_nonzero(outside))
+    not_attributed = int(np.count_nonzero(unattributed[cell])) - n_outside
     claims.record_use(
-        n_used, {schema.OUTSIDE_PERIOD: outside, schema.NOT_ATTRIBUTED: not_attributed}
+        len(cell) - n_outside - not_attributed,
+        {schema.OUTSIDE_PERIOD: n_outside, schema.NOT_ATTRIBUTED: not_attributed},
     )
-    in_run = (month >= 0) & (member < 0)  # claims of members attributed nowhere, ever
-    dollars_not_attributed = float(sums[:n_cells][unattributed].sum()) + float(paid[in_run].sum())
+    in_run = ~outside & (member < 0)  # claims of members attributed nowhere, ever
+    dollars_not_attributed = float(np.sum(sums[:n_cells], where=unattributed[:n_cells])) + float(
+        np.sum(paid, where=in_run)
+    )
+    cost = sums[:n_cells]
+    cost[unattributed[:n_cells]] = 0.0
     return MemberCosts(
         cost=cost.reshape(mm.n_months, mm.n_members).T,
         grid=grid,
         n_practices=mm.n_practices,
-        claims_outside_year=outside,
+        claims_outside_year=n_outside,
         claims_not_attributed=not_attributed,
         dollars_not_attributed=dollars_not_attributed,
     )

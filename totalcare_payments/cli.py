@@ -15,6 +15,7 @@ import typer
 from . import console
 from .config import DEFAULT_CONFIG
 from .errors import InputError, TotalcareError
+from .memory import keep_freed_memory
 from .mssp_cli import mssp_check
 from .periods import parse_month_range, parse_year_month
 from .scenarios_cli import scenarios
@@ -191,6 +192,7 @@ app.command()(scenarios)
 
 
 def main() -> None:  # pragma: no cover - console script entry
+    keep_freed_memory()
     app()
 
 

@@ -9,6 +9,7 @@ the run is the caller's policy (``policy.py``).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -324,16 +325,12 @@ def read_table(path: str | Path, spec: TableSpec) -> Table:
     return check_table(frame, spec, path=path)
 
 
-_SECONDS_PER_DAY = 86_400
-
-
 def _to_column(col: pa.ChunkedArray) -> object:
     """Arrow to pandas without per-value work: numbers as numpy arrays, dictionary-encoded
-    strings as Categoricals built from their codes, dates as ``datetime64[s]``."""
+    strings as Categoricals built from their codes, dates left as Arrow ``date32``."""
     kind = col.type
-    if pa.types.is_date32(kind) and col.null_count == 0:
-        days = col.cast(pa.int32()).to_numpy().astype(np.int64)
-        return (days * _SECONDS_PER_DAY).view("datetime64[s]")
+    if pa.types.is_date32(kind):  # kept in Arrow's memory: only the service month is needed
+        return pd.arrays.ArrowExtensionArray(col)
     if (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and col.null_count == 0:
         return col.to_numpy()
     if pa.types.is_dictionary(kind) and col.num_chunks:
@@ -470,6 +467,7 @@ def load_inputs(
         specs.append(("quality", schema.QUALITY, quality))
     tables: dict[str, Table] = {}
     problems: list[Problem] = []
+    paths = {}
     for key, spec, override in specs:
         path = Path(override) if override is not None else find_table(folder, spec.stem)
         if override is None and not path.exists():
@@ -480,14 +478,34 @@ def load_inputs(
                     f"{folder}: no {spec.stem}.parquet or {spec.stem}.csv in the data folder",
                 )
             )
-            continue
-        try:
-            tables[key] = read_table(path, spec)
-        except InputError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise InputError(problems)
-    return link_program(ProgramData(**tables), config)
+        else:
+            paths[key] = path
+    with ThreadPoolExecutor(max_workers=1) as background:
+        # The claims file, the largest, is decoded in the background (Arrow works outside
+        # the interpreter lock) while the other tables are read, checked and linked.
+        claims_frame = (
+            background.submit(_read_raw, paths["claims"], schema.CLAIMS) if "claims" in paths else None
+        )
+        for key, spec, _ in specs:
+            if key in paths and key != "claims":
+                try:
+                    tables[key] = read_table(paths[key], spec)
+                except InputError as exc:
+                    problems.extend(exc.problems)
+        data = None if problems else link_program(ProgramData(**tables), config)
+        if claims_frame is not None:
+            try:
+                claims_table = check_table(
+                    claims_frame.result(), schema.CLAIMS, path=paths["claims"]
+                )
+            except InputError as exc:
+                problems.extend(exc.problems)
+    if problems or data is None:
+        order = [spec.name for _, spec, _ in specs]  # report problems in the tables' order
+        raise InputError(sorted(problems, key=lambda p: order.index(p.table)))
+    if claims_frame is not None:
+        link_claims_of(data, claims_table)
+    return data
 
 
 def link_program(data: ProgramData, config: ProgramConfig) -> ProgramData:
@@ -495,7 +513,6 @@ def link_program(data: ProgramData, config: ProgramConfig) -> ProgramData:
     practices (unknown practices, conflicting and repeated member-months), and members
     coded in attribution, risk scores and claims."""
     from .attribution import link_attribution
-    from .claims import link_claims
 
     tiers = data.practices.frame["tier"]
     data.practices.reject_rows(
@@ -510,7 +527,16 @@ def link_program(data: ProgramData, config: ProgramConfig) -> ProgramData:
     risk.frame = risk.frame.assign(
         member_code=members.codes(risk.frame[config.risk.member_id_column])
     )
-    if data.claims is not None:
-        link_claims(data.claims, members)
     data.members = members
+    if data.claims is not None:
+        link_claims_of(data, data.claims)
     return data
+
+
+def link_claims_of(data: ProgramData, claims: Table) -> None:
+    """Check claim ids and code the claims' members against a linked program's members."""
+    from .claims import link_claims
+
+    assert data.members is not None, "link the program first"
+    link_claims(claims, data.members)
+    data.claims = claims

@@ -9,6 +9,8 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 _YEAR_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -73,6 +75,9 @@ _NAT = np.iinfo(np.int64).min
 
 def periods_from_dates(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Vectorized service month of a date column (dates or ``YYYY-MM-DD`` text): (periods, bad mask)."""
+    if isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_date32(values.dtype.pyarrow_dtype):
+        days = pa.array(values.array)
+        return _periods_from_days(days if isinstance(days, pa.ChunkedArray) else pa.chunked_array([days]))
     if not pd.api.types.is_datetime64_any_dtype(values.dtype):
         values = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
     arr = values.to_numpy()
@@ -94,3 +99,36 @@ def periods_from_dates(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     )
     offset = np.where(bad, 0, days - first)
     return np.where(bad, -1, month_of_day[offset]).astype(np.int32), bad
+
+
+def _month_of_day(first: int, last: int) -> np.ndarray:
+    """The period of each day from ``first`` to ``last`` (days since 1970-01-01)."""
+    return np.arange(first, last + 1).astype("datetime64[D]").astype("datetime64[M]").astype(np.int32)
+
+
+def _periods_from_days(days: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Service month of Arrow ``date32`` values, read in place chunk by chunk (one chunk per
+    Parquet row group): the calendar is applied once per distinct day, then looked up."""
+    period = np.full(len(days), -1, dtype=np.int32)
+    bad = np.zeros(len(days), dtype=bool)
+    bounds = pc.min_max(days)
+    if not bounds["min"].is_valid:  # no dates at all
+        bad[:] = True
+        return period, bad
+    first = int(bounds["min"].cast(pa.int32()).as_py())
+    last = int(bounds["max"].cast(pa.int32()).as_py())
+    calendar = _month_of_day(first, last) if last - first <= 200_000 else None
+    start = 0
+    for chunk in days.chunks:  # a loop over row groups, not rows
+        end = start + len(chunk)
+        day = chunk.cast(pa.int32()).fill_null(first).to_numpy(zero_copy_only=False)
+        if calendar is not None:
+            period[start:end] = calendar[day - np.int32(first)]
+        else:  # centuries of dates: let numpy's calendar do it
+            period[start:end] = day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int32)
+        if chunk.null_count:
+            null = chunk.is_null().to_numpy(zero_copy_only=False)
+            bad[start:end] = null
+            period[start:end][null] = -1
+        start = end
+    return period, bad

@@ -70,11 +70,12 @@ def member_scores(
 
 
 def average_risk(
-    score: np.ndarray, member: np.ndarray, group: np.ndarray, n_groups: int, decimals: int
+    score: np.ndarray, group: np.ndarray, n_groups: int, decimals: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Member-month-weighted mean score per group, rounded half-up: (avg_risk, member_months)."""
+    """Mean score per group over member-months (``score[i]`` is the score of member-month
+    ``i``, in group ``group[i]``), rounded half-up: (avg_risk, member_months)."""
     member_months = np.bincount(group, minlength=n_groups)
-    total = np.bincount(group, weights=score[member], minlength=n_groups)
+    total = np.bincount(group, weights=score, minlength=n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         avg = np.where(member_months > 0, total / np.maximum(member_months, 1), np.nan)
     return round_half_up(avg, decimals), member_months

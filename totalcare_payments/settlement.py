@@ -358,7 +358,7 @@ def performance_year(
     if risk_terms.normalize:
         score = score / score.mean()
     avg_risk, member_months = average_risk(
-        score, np.arange(len(score)), mm.practice, mm.n_practices, risk_terms.score_decimals
+        score, mm.practice, mm.n_practices, risk_terms.score_decimals
     )
     costs = member_costs(data.claims, mm)
 

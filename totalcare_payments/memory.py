@@ -1,0 +1,61 @@
+"""Memory settings for a batch process: keep freed memory and reuse it.
+
+A batch reads a few large tables and makes many short-lived arrays of the same sizes
+(one value per claim line or member-month). By default glibc hands every large array
+fresh pages from the kernel (``mmap``) and returns them when the array is freed, so
+each array pays for faulting its pages in again; Arrow's own allocator does the same
+with its buffers. On a virtual machine a page fault can cost more than the arithmetic
+done on the page.
+
+``keep_freed_memory`` makes the process reuse what it frees instead: large blocks come
+from the heap and stay with the process when freed (up to 2 GB of them), and Arrow allocates
+through the same heap, so a column buffer freed after reading is reused by the next
+array. The peak memory is unchanged (the blocks are reused, not kept in addition);
+what changes is that memory freed before the peak is not returned to the system early.
+
+The command line calls it once at start-up; a library user may call it in a
+long-running process of their own or leave the defaults. It only acts on Linux with
+glibc and does nothing elsewhere.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+
+# mallopt parameters (glibc's malloc.h)
+_M_TRIM_THRESHOLD = -1
+_M_TOP_PAD = -2
+_M_MMAP_MAX = -4
+_TRIM_THRESHOLD = 2**31 - 1  # keep up to 2 GB free at the heap's top while running
+_TOP_PAD = 64 << 20  # grow the heap 64 MB at a time
+
+
+def keep_freed_memory() -> bool:
+    """Serve large arrays from a heap that keeps freed memory; Arrow allocates from it too.
+
+    Returns whether the allocator was changed (False off glibc).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    changed = all(
+        mallopt(param, value) == 1
+        for param, value in (
+            (_M_MMAP_MAX, 0),
+            (_M_TRIM_THRESHOLD, _TRIM_THRESHOLD),
+            (_M_TOP_PAD, _TOP_PAD),
+        )
+    )
+    if changed:
+        import pyarrow as pa
+
+        pa.set_memory_pool(pa.system_memory_pool())
+    return changed

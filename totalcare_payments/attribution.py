@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .inputs import Table
+from .inputs import Table, id_chunks
 
 NO_PRACTICE = -1
 # Integer ids spanning at most this many times the number of rows get a direct lookup
@@ -25,23 +25,24 @@ class MemberIndex:
     """The members of a program and their codes (0..n-1), from the attribution table.
 
     Integer member ids over a compact range are coded through a lookup array (no
-    hashing); other ids through a hash index.
+    hashing), read row group by row group; other ids through a hash index.
     """
 
     def __init__(self, ids: pd.Series):
         self._offset: int | None = None
         self._lut: np.ndarray | None = None
-        values = ids
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            self.ids = pd.Index(values.cat.categories)
+        if isinstance(ids.dtype, pd.CategoricalDtype):
+            self.ids = pd.Index(ids.cat.categories)
             self._hash = self.ids
             return
-        if pd.api.types.is_integer_dtype(values.dtype) and len(values):
-            arr = values.to_numpy(dtype=np.int64)
-            lo, hi = int(arr.min()), int(arr.max())
-            if hi - lo < _DENSE_SPAN * len(arr) + 1024:
+        chunks = id_chunks(ids)
+        if chunks:
+            lo = min(int(chunk.min()) for chunk in chunks)
+            hi = max(int(chunk.max()) for chunk in chunks)
+            if hi - lo < _DENSE_SPAN * len(ids) + 1024:
                 present = np.zeros(hi - lo + 1, dtype=bool)
-                present[arr - lo] = True
+                for chunk in chunks:  # a loop over row groups, not rows
+                    present[chunk - lo] = True
                 members = np.flatnonzero(present)
                 lut = np.full(hi - lo + 1, -1, dtype=np.int32)
                 lut[members] = np.arange(len(members), dtype=np.int32)
@@ -49,7 +50,7 @@ class MemberIndex:
                 self.ids = pd.Index(members + lo)
                 self._hash = None
                 return
-        self.ids = pd.Index(pd.unique(values))
+        self.ids = pd.Index(pd.unique(ids.to_numpy() if chunks else ids))
         self._hash = self.ids
 
     def __len__(self) -> int:
@@ -57,12 +58,21 @@ class MemberIndex:
 
     def codes(self, values: pd.Series) -> np.ndarray:
         """Code of each value (-1 for ids that are not members)."""
-        if self._lut is not None and pd.api.types.is_integer_dtype(values.dtype):
-            pos = values.to_numpy(dtype=np.int64) - self._offset
-            if len(pos) == 0 or (pos.min() >= 0 and pos.max() < len(self._lut)):
-                return self._lut[pos]  # every id within the members' range: one gather
-            inside = (pos >= 0) & (pos < len(self._lut))
-            return np.where(inside, self._lut[np.where(inside, pos, 0)], -1).astype(np.int32)
+        chunks = id_chunks(values) if self._lut is not None else None
+        if chunks is not None:
+            assert self._lut is not None and self._offset is not None
+            out = np.empty(len(values), dtype=np.int32)
+            start = 0
+            for chunk in chunks:  # a loop over row groups, not rows
+                end = start + len(chunk)
+                pos = chunk - self._offset
+                if pos.min() >= 0 and pos.max() < len(self._lut):
+                    np.take(self._lut, pos, out=out[start:end], mode="clip")  # in range: one gather
+                else:
+                    inside = (pos >= 0) & (pos < len(self._lut))
+                    out[start:end] = np.where(inside, self._lut[np.where(inside, pos, 0)], -1)
+                start = end
+            return out
         if isinstance(values.dtype, pd.CategoricalDtype) and self._hash is not None:
             lookup = _lookup(pd.Index(values.cat.categories), self.ids)
             codes = values.cat.codes.to_numpy()
@@ -169,9 +179,14 @@ def link_attribution(attribution: Table, practices: Table) -> MemberIndex:
             ]
         )
     keep = slice(None) if not repeated.any() else ~(conflict | duplicate)
-    # from here on attribution is (member_code, practice_code, period), with its row numbers
+    # from here on attribution is (member_code, practice_code, period), with its row numbers;
+    # member codes are numpy's index type, which counting (bincount) takes as it is
     attribution.frame = pd.DataFrame(
-        {"member_code": member[keep], "practice_code": practice[keep], "period": period[keep]},
+        {
+            "member_code": member[keep].astype(np.intp),
+            "practice_code": practice[keep],
+            "period": period[keep],
+        },
         index=frame.index[keep],
         copy=False,
     )
@@ -220,18 +235,18 @@ class MemberMonths:
         return np.bincount(self.member, minlength=self.n_members)
 
 
-def month_index(periods: np.ndarray, values: np.ndarray) -> np.ndarray:
+def month_index(periods: np.ndarray, values: np.ndarray, dtype: type = np.int32) -> np.ndarray:
     """Position of each period value in the run's ``periods`` (-1 when outside the run)."""
     first = int(periods[0])
     if int(periods[-1]) - first + 1 == len(periods):  # contiguous months: arithmetic only
-        pos = np.subtract(values, first, dtype=np.int32)
-        pos[pos.view(np.uint32) >= len(periods)] = -1  # negative offsets wrap to huge ones
+        pos = np.subtract(values, first, dtype=dtype)
+        pos[pos.view(f"u{pos.itemsize}") >= len(periods)] = -1  # negatives wrap to huge ones
         return pos
     lut = np.full(int(periods[-1]) - first + 1, -1, dtype=np.int32)
     lut[periods - first] = np.arange(len(periods), dtype=np.int32)
     pos = values - first
     inside = (pos >= 0) & (pos < len(lut))
-    return np.where(inside, lut[np.where(inside, pos, 0)], -1)
+    return np.where(inside, lut[np.where(inside, pos, 0)], -1).astype(dtype)
 
 
 def attributed_member_months(
@@ -249,7 +264,7 @@ def attributed_member_months(
         member_ids=members.ids,
         practice_ids=pd.Index(practices.frame["practice_id"]),
         periods=periods,
-        member=frame["member_code"].to_numpy()[take].astype(np.int32, copy=False),
-        practice=frame["practice_code"].to_numpy()[take].astype(np.int32, copy=False),
-        month=month[take].astype(np.int32, copy=False),
+        member=frame["member_code"].to_numpy()[take].astype(np.intp, copy=False),
+        practice=frame["practice_code"].to_numpy()[take],
+        month=month[take],
     )

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .attribution import MemberMonths, attributed_member_months
+from .attribution import MemberMonths
 from .config import CcfTerms, ProgramConfig, RiskTerms
 from .errors import InputError, Problem
 from .inputs import ProgramData
 from .money import to_cents
 from .periods import format_period
-from .risk import MemberScores, average_risk, member_scores
+from .risk import MemberScores, average_risk, member_months_and_scores
 
 LINE_COLUMNS = [
     "practice_id",
@@ -104,8 +104,7 @@ def compute_ccf(
     periods = sorted({int(p) for p in periods})
     _check_months_present(data, periods)
     assert data.members is not None, "load inputs with load_inputs or program_from_frames"
-    mm = attributed_member_months(data.attribution, data.practices, data.members, periods)
-    scores = member_scores(data.risk_scores, mm, risk_terms)
+    mm, scores = member_months_and_scores(data, periods, risk_terms)
     lines = ccf_lines(mm, scores, data.practices.frame, risk_terms, ccf_terms)
     return CcfBatch(
         lines=lines,
@@ -130,7 +129,7 @@ def ccf_lines(
         )
         member_score = member_score / np.where(mean_by_month > 0, mean_by_month, 1.0)[mm.month]
     n_groups = mm.n_practices * mm.n_months
-    group = mm.practice.astype(np.int64 if n_groups >= np.iinfo(np.int32).max else np.int32)
+    group = mm.practice.astype(np.intp)
     group *= mm.n_months
     group += mm.month
     avg, members = average_risk(member_score, group, n_groups, risk_terms.score_decimals)
@@ -201,7 +200,7 @@ def control_totals(lines: pd.DataFrame) -> pd.DataFrame:
 def _check_months_present(data: ProgramData, periods: list[int]) -> None:
     period = data.attribution.frame["period"].to_numpy()
     first = int(period.min()) if len(period) else 0
-    counts = np.bincount(period - first) if len(period) else np.zeros(0, dtype=np.int64)
+    counts = np.bincount(np.subtract(period, first, dtype=np.intp)) if len(period) else []
     present = set((np.flatnonzero(counts) + first).tolist())
     absent = [p for p in periods if p not in present]
     if absent:

@@ -30,7 +30,7 @@ from .attribution import (
     month_index,
 )
 from .config import StopLoss
-from .inputs import Table
+from .inputs import Table, id_chunks
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class MemberCosts:
     def claims_by_practice(self) -> np.ndarray:
         """Paid claims per practice (before any stop-loss), in dollars."""
         cells = self.grid.ravel(order="F")  # the same cell order for both arrays
-        bins = np.where(cells == NO_PRACTICE, self.n_practices, cells)
+        bins = np.where(cells == NO_PRACTICE, self.n_practices, cells).astype(np.intp)
         weights = self.cost.ravel(order="F")
         return np.bincount(bins, weights=weights, minlength=self.n_practices + 1)[
             : self.n_practices
@@ -73,13 +73,9 @@ def link_claims(claims: Table, members: MemberIndex) -> None:
     frame = claims.frame
     negative = frame["paid_amount"].to_numpy() < 0
     ids = frame["claim_id"]
-    if pd.api.types.is_integer_dtype(ids.dtype) and len(ids):
-        values = ids.to_numpy(dtype=np.int64)
-        lo = int(values.min())
-        key = values - lo
-        key *= 2
-        key += negative
-        dup = _first_of_repeats(key, int(key.max()) + 1)
+    chunks = id_chunks(ids)
+    if chunks:
+        dup = _repeated_claim_ids(chunks, negative)
     else:
         codes, _ = pd.factorize(ids, sort=False)
         dup = first_of_repeats(codes.astype(np.int64) * 2 + negative)
@@ -100,6 +96,38 @@ def link_claims(claims: Table, members: MemberIndex) -> None:
         index=frame.index,
         copy=False,
     )
+
+
+def _repeated_claim_ids(chunks: list[np.ndarray], negative: np.ndarray) -> np.ndarray:
+    """Rows repeating an earlier row's integer claim_id and amount sign.
+
+    The key of a row is ``2 x (claim_id - lowest) + (1 if a reversal)``. Over a compact id
+    range the keys seen are marked row group by row group; only when a key is marked
+    twice are the repeated rows found.
+    """
+    lo = min(int(chunk.min()) for chunk in chunks)
+    hi = max(int(chunk.max()) for chunk in chunks)
+    n_keys = 2 * (hi - lo + 1)
+
+    def keys(chunk: np.ndarray, start: int) -> np.ndarray:
+        key = chunk - lo
+        key *= 2
+        key += negative[start : start + len(chunk)]
+        return key
+
+    if n_keys <= 4 * len(negative) + 1024:
+        seen = np.zeros(n_keys, dtype=bool)
+        start = 0
+        for chunk in chunks:  # a loop over row groups, not rows
+            seen[keys(chunk, start)] = True
+            start += len(chunk)
+        if int(np.count_nonzero(seen)) == len(negative):
+            return np.zeros(len(negative), dtype=bool)
+    starts = np.cumsum([0] + [len(chunk) for chunk in chunks])[:-1]
+    key = np.concatenate(
+        [keys(chunk, int(start)) for chunk, start in zip(chunks, starts, strict=True)]
+    )
+    return _first_of_repeats(key, n_keys)
 
 
 def _first_of_repeats(key: np.ndarray, n_keys: int) -> np.ndarray:
@@ -126,10 +154,8 @@ def member_costs(claims: Table, mm: MemberMonths) -> MemberCosts:
     # Every claim of the run's months goes to its month-major cell (month, member), the
     # rest to one extra cell; whether a cell is attributed is asked once per cell, not
     # per claim. Month-major: claims in date order add into one month's slice at a time.
-    cell = month_index(mm.periods, frame["period"].to_numpy())
+    cell = month_index(mm.periods, frame["period"].to_numpy(), dtype=np.intp)
     outside = cell < 0
-    if n_cells >= np.iinfo(np.int32).max:
-        cell = cell.astype(np.int64)
     cell *= mm.n_members
     cell += member
     cell[outside | (member < 0)] = n_cells

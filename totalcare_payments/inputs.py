@@ -9,6 +9,7 @@ the run is the caller's policy (``policy.py``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -183,7 +184,7 @@ def _read_raw(path: Path, spec: TableSpec) -> pd.DataFrame:
         for name in columns:  # hand each column over, then let Arrow free it
             column = table.column(name)
             table = table.drop_columns([name])
-            data[name] = _to_column(column)
+            data[name] = _to_column(column, in_place=spec.column(name).kind == "id")
             del column
         pa.default_memory_pool().release_unused()
         return pd.DataFrame(data, copy=False)
@@ -325,11 +326,14 @@ def read_table(path: str | Path, spec: TableSpec) -> Table:
     return check_table(frame, spec, path=path)
 
 
-def _to_column(col: pa.ChunkedArray) -> object:
+def _to_column(col: pa.ChunkedArray, *, in_place: bool = False) -> object:
     """Arrow to pandas without per-value work: numbers as numpy arrays, dictionary-encoded
-    strings as Categoricals built from their codes, dates left as Arrow ``date32``."""
+    strings as Categoricals built from their codes. Dates, and integer ids when
+    ``in_place``, stay in Arrow's memory (one chunk per row group, not copied into one
+    array): they are only read once, to code members and claims (``id_chunks``) and
+    to find service months."""
     kind = col.type
-    if pa.types.is_date32(kind):  # kept in Arrow's memory: only the service month is needed
+    if pa.types.is_date32(kind) or (in_place and pa.types.is_integer(kind)):
         return pd.arrays.ArrowExtensionArray(col)
     if (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and col.null_count == 0:
         return col.to_numpy()
@@ -342,6 +346,25 @@ def _to_column(col: pa.ChunkedArray) -> object:
             return col.to_pandas()
         return pd.Categorical.from_codes(codes, categories=categories, validate=False)
     return col.to_pandas(date_as_object=False)
+
+
+def id_chunks(values: pd.Series) -> list[np.ndarray] | None:
+    """An integer id column without gaps as numpy arrays, without copying: one per Arrow
+    chunk (row group) for a column read in place, else the one array. None for ids
+    that are not integers or have empty values."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.ArrowDtype):
+        if not pa.types.is_integer(dtype.pyarrow_dtype):
+            return None
+        column = pa.array(values.array)
+        if column.null_count:
+            return None
+        chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+        return [chunk.to_numpy() for chunk in chunks if len(chunk)]
+    if pd.api.types.is_integer_dtype(dtype) and not values.hasnans:
+        array = values.to_numpy()
+        return [array] if array.dtype.kind in "iu" else None
+    return None
 
 
 def check_table(frame: pd.DataFrame, spec: TableSpec, *, path: Path | None = None) -> Table:
@@ -414,6 +437,24 @@ class ProgramData:
     claims: Table | None = None
     quality: Table | None = None
     members: MemberIndex | None = None  # set by link_program
+    # member-level work shared by the computations on this program (the month's CCF
+    # batches and the year's settlement): key -> (value, the accounting it recorded)
+    _shared: dict[tuple, tuple[object, list[tuple[Table, int | None, dict[str, int]]]]] = field(
+        default_factory=dict, repr=False
+    )
+
+    def shared(self, key: tuple, compute: Callable[[], object], tables: list[Table]) -> object:
+        """``compute()`` once per key; a repeat returns the same value and records the same
+        use of ``tables`` (so their accounting still describes the latest computation)."""
+        hit = self._shared.get(key)
+        if hit is None:
+            value = compute()
+            self._shared[key] = (value, [(t, t.used, dict(t.excluded)) for t in tables])
+            return value
+        value, uses = hit
+        for table, used, excluded in uses:
+            table.used, table.excluded = used, dict(excluded)
+        return value
 
     def tables(self) -> list[Table]:
         return [

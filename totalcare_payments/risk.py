@@ -8,15 +8,16 @@ its members' scores.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import schema
-from .attribution import MemberMonths
+from .attribution import MemberMonths, attributed_member_months
 from .config import RiskTerms
 from .errors import InputError, Problem
-from .inputs import Table
+from .inputs import ProgramData, Table
 from .money import round_half_up
 
 
@@ -67,6 +68,27 @@ def member_scores(
         )
     score = np.where(np.isnan(score), terms.default_score, score)
     return MemberScores(score=score, defaulted=missing)
+
+
+def member_months_and_scores(
+    data: ProgramData, periods: Iterable[int], terms: RiskTerms
+) -> tuple[MemberMonths, MemberScores]:
+    """A run's attributed member-months and its members' scores, worked out once per
+    program, months and risk terms: the year's CCF batches and its settlement share them."""
+    assert data.members is not None, "load inputs with load_inputs or program_from_frames"
+    members = data.members
+    months = tuple(sorted({int(p) for p in periods}))
+    mm = data.shared(
+        ("member_months", months),
+        lambda: attributed_member_months(data.attribution, data.practices, members, months),
+        [data.attribution],
+    )
+    scores = data.shared(
+        ("member_scores", months, terms.model_dump_json()),
+        lambda: member_scores(data.risk_scores, mm, terms),
+        [data.risk_scores],
+    )
+    return mm, scores  # type: ignore[return-value]
 
 
 def average_risk(

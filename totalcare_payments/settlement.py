@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .attribution import attributed_member_months
 from .ccf import ccf_lines
 from .claims import (
     MemberCosts,
@@ -46,7 +45,7 @@ from .inputs import ProgramData, Table
 from .money import round_half_up, to_cents
 from .msr import minimum_savings_rate
 from .periods import year_periods
-from .risk import average_risk, member_scores
+from .risk import average_risk, member_months_and_scores
 
 # Reason codes, one per practice: why the final payment is what it is.
 PAID = "PAID"
@@ -347,12 +346,11 @@ def performance_year(
         raise InputError("member-level settlement needs the claims table")
     periods = year_periods(year)
     assert data.members is not None, "load inputs with load_inputs or program_from_frames"
-    mm = attributed_member_months(data.attribution, data.practices, data.members, periods)
+    mm, scores = member_months_and_scores(data, periods, risk_terms)
     if len(mm.member) == 0:
         raise InputError(
             Problem("attribution", "NO_MEMBER_MONTHS", f"no attributed member-months in {year}")
         )
-    scores = member_scores(data.risk_scores, mm, risk_terms)
 
     score = scores.score[mm.member]
     if risk_terms.normalize:

@@ -92,7 +92,9 @@ class Table:
         for mask, reason, column, message in checks:
             mask = mask & ~taken
             if mask.any():
-                parts.append(_reject_frame(self.spec.name, self.frame, mask, reason, column, message))
+                parts.append(
+                    _reject_frame(self.spec.name, self.frame, mask, reason, column, message)
+                )
                 taken |= mask
         if taken.any():
             self.rejects = pd.concat(parts, ignore_index=True)
@@ -284,7 +286,9 @@ def _check_column(table: Table, col: Column) -> None:
         hi = "inf" if col.max_value is None else f"{col.max_value:g}"
         checks.append((out, schema.OUT_OF_RANGE, f"{name} is outside [{lo}, {hi}]"))
         if values.dtype != raw.dtype or col.kind == "year":
-            fixed = np.where(np.isfinite(arr), arr, 0).astype("int32") if col.kind == "year" else values
+            fixed = (
+                np.where(np.isfinite(arr), arr, 0).astype("int32") if col.kind == "year" else values
+            )
             table.frame = frame.assign(**{name: fixed})
         table.reject_all([(mask, reason, name, message) for mask, reason, message in checks])
         return
@@ -522,10 +526,13 @@ def load_inputs(
         else:
             paths[key] = path
     with ThreadPoolExecutor(max_workers=1) as background:
-        # The claims file, the largest, is decoded in the background (Arrow works outside
-        # the interpreter lock) while the other tables are read, checked and linked.
-        claims_frame = (
-            background.submit(_read_raw, paths["claims"], schema.CLAIMS) if "claims" in paths else None
+        # The claims file, the largest, is read and checked in the background (Arrow and
+        # most array arithmetic work outside the interpreter lock) while the other tables
+        # are read, checked and linked.
+        claims_read = (
+            background.submit(read_table, paths["claims"], schema.CLAIMS)
+            if "claims" in paths
+            else None
         )
         for key, spec, _ in specs:
             if key in paths and key != "claims":
@@ -534,17 +541,15 @@ def load_inputs(
                 except InputError as exc:
                     problems.extend(exc.problems)
         data = None if problems else link_program(ProgramData(**tables), config)
-        if claims_frame is not None:
+        if claims_read is not None:
             try:
-                claims_table = check_table(
-                    claims_frame.result(), schema.CLAIMS, path=paths["claims"]
-                )
+                claims_table = claims_read.result()
             except InputError as exc:
                 problems.extend(exc.problems)
     if problems or data is None:
         order = [spec.name for _, spec, _ in specs]  # report problems in the tables' order
         raise InputError(sorted(problems, key=lambda p: order.index(p.table)))
-    if claims_frame is not None:
+    if claims_read is not None:
         link_claims_of(data, claims_table)
     return data
 

@@ -15,6 +15,7 @@ saw. The per-practice results go to OUT.parquet in the layout every peer writes
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -93,7 +94,8 @@ def main() -> None:
     timings["job_s"] = time.perf_counter() - t
     result.to_parquet(args.out, index=False)
     timings["process_s"] = time.perf_counter() - T0
-    print(json.dumps({"peer": "engine", "practices": len(result), **timings}))
+    print(json.dumps({"peer": "engine", "practices": len(result), **timings}), flush=True)
+    os._exit(0)  # as the totalcare command ends: no interpreter teardown once all is written
 
 
 if __name__ == "__main__":

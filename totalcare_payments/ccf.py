@@ -29,7 +29,13 @@ from .errors import InputError, Problem
 from .inputs import ProgramData
 from .money import to_cents
 from .periods import format_period
-from .risk import MemberScores, average_risk, member_months_and_scores
+from .risk import (
+    MemberScores,
+    RiskTotals,
+    member_months_and_scores,
+    risk_totals,
+    shared_risk_totals,
+)
 
 LINE_COLUMNS = [
     "practice_id",
@@ -105,7 +111,8 @@ def compute_ccf(
     _check_months_present(data, periods)
     assert data.members is not None, "load inputs with load_inputs or program_from_frames"
     mm, scores = member_months_and_scores(data, periods, risk_terms)
-    lines = ccf_lines(mm, scores, data.practices.frame, risk_terms, ccf_terms)
+    totals = shared_risk_totals(data, mm, scores, risk_terms)
+    lines = ccf_lines(mm, scores, data.practices.frame, risk_terms, ccf_terms, totals)
     return CcfBatch(
         lines=lines,
         control_totals=control_totals(lines),
@@ -120,28 +127,33 @@ def ccf_lines(
     practices: pd.DataFrame,
     risk_terms: RiskTerms,
     ccf_terms: CcfTerms,
+    totals: RiskTotals | None = None,
 ) -> pd.DataFrame:
-    """Payment lines from attributed member-months and member scores (the functional core)."""
-    member_score = scores.score[mm.member]
-    if risk_terms.normalize:
-        mean_by_month = np.bincount(mm.month, weights=member_score, minlength=mm.n_months) / (
-            np.maximum(np.bincount(mm.month, minlength=mm.n_months), 1)
-        )
-        member_score = member_score / np.where(mean_by_month > 0, mean_by_month, 1.0)[mm.month]
-    n_groups = mm.n_practices * mm.n_months
-    group = mm.practice.astype(np.intp)
-    group *= mm.n_months
-    group += mm.month
-    avg, members = average_risk(member_score, group, n_groups, risk_terms.score_decimals)
+    """Payment lines from attributed member-months and member scores (the functional core).
+
+    ``totals``: the run's ``risk_totals``, when already worked out."""
+    totals = risk_totals(mm, scores) if totals is None else totals
+    scored = totals.normalized(per_month=True) if risk_terms.normalize else totals
+    avg = scored.average(risk_terms.score_decimals).ravel()  # practice-major, as the lines
+    members = totals.member_months.ravel()
     practice_code = np.repeat(np.arange(mm.n_practices), mm.n_months)
     month_code = np.tile(np.arange(mm.n_months), mm.n_practices)
     multiplier = tier_multipliers(ccf_terms, practices["tier"])[practice_code]
     if ccf_terms.rate_model == "member_tiers":
         assert ccf_terms.member_tiers is not None
+        member_score = scores.score[mm.member]
+        if risk_terms.normalize:
+            mean_by_month = totals.score.sum(axis=0) / np.maximum(
+                totals.member_months.sum(axis=0), 1
+            )
+            member_score = member_score / np.where(mean_by_month > 0, mean_by_month, 1.0)[mm.month]
+        group = mm.practice.astype(np.intp)
+        group *= mm.n_months
+        group += mm.month
         tier = member_tier_index(ccf_terms, member_score, mm.month, mm.n_months)
         base = np.asarray(ccf_terms.member_tiers.pmpm)[tier]
         fee = to_cents(base * multiplier[group])
-        amount = np.bincount(group, weights=fee, minlength=n_groups).astype(np.int64)
+        amount = np.bincount(group, weights=fee, minlength=len(members)).astype(np.int64)
         with np.errstate(invalid="ignore", divide="ignore"):
             rate = to_cents(np.where(members > 0, amount / np.maximum(members, 1), 0) / 100.0)
     else:

@@ -91,13 +91,51 @@ def member_months_and_scores(
     return mm, scores  # type: ignore[return-value]
 
 
-def average_risk(
-    score: np.ndarray, group: np.ndarray, n_groups: int, decimals: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean score per group over member-months (``score[i]`` is the score of member-month
-    ``i``, in group ``group[i]``), rounded half-up: (avg_risk, member_months)."""
-    member_months = np.bincount(group, minlength=n_groups)
-    total = np.bincount(group, weights=score, minlength=n_groups)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        avg = np.where(member_months > 0, total / np.maximum(member_months, 1), np.nan)
-    return round_half_up(avg, decimals), member_months
+def shared_risk_totals(
+    data: ProgramData, mm: MemberMonths, scores: MemberScores, terms: RiskTerms
+) -> RiskTotals:
+    """``risk_totals`` of a run, worked out once per program, months and risk terms."""
+    key = ("risk_totals", tuple(int(p) for p in mm.periods), terms.model_dump_json())
+    return data.shared(key, lambda: risk_totals(mm, scores), [])  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class RiskTotals:
+    """Members' scores summed per practice and month, with the member months summed:
+    every average risk of a run (a month's, a year's) is a ratio of these sums."""
+
+    score: np.ndarray  # (practices, months): sum of the scores of the member-months
+    member_months: np.ndarray  # (practices, months)
+
+    def by_practice(self) -> RiskTotals:
+        """The run's months together: one column."""
+        return RiskTotals(
+            self.score.sum(axis=1, keepdims=True), self.member_months.sum(axis=1, keepdims=True)
+        )
+
+    def normalized(self, per_month: bool) -> RiskTotals:
+        """Scores divided by the mean score of all member-months (of each month when
+        ``per_month``), so that the population's average is 1.0."""
+        axis = 0 if per_month else None
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = self.score.sum(axis=axis) / np.maximum(self.member_months.sum(axis=axis), 1)
+        return RiskTotals(self.score / np.where(mean > 0, mean, 1.0), self.member_months)
+
+    def average(self, decimals: int) -> np.ndarray:
+        """Average risk score per cell, rounded half-up (NaN where there are no member months)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            avg = np.where(
+                self.member_months > 0, self.score / np.maximum(self.member_months, 1), np.nan
+            )
+        return round_half_up(avg, decimals)
+
+
+def risk_totals(mm: MemberMonths, scores: MemberScores) -> RiskTotals:
+    """Sum the member-months' scores per practice and month (two counting passes)."""
+    shape = (mm.n_practices, mm.n_months)
+    group = mm.practice.astype(np.intp)
+    group *= mm.n_months
+    group += mm.month
+    member_months = np.bincount(group, minlength=shape[0] * shape[1])
+    score = np.bincount(group, weights=scores.score[mm.member], minlength=shape[0] * shape[1])
+    return RiskTotals(score.reshape(shape), member_months.reshape(shape))

@@ -45,7 +45,7 @@ from .inputs import ProgramData, Table
 from .money import round_half_up, to_cents
 from .msr import minimum_savings_rate
 from .periods import year_periods
-from .risk import average_risk, member_months_and_scores
+from .risk import member_months_and_scores, shared_risk_totals
 
 # Reason codes, one per practice: why the final payment is what it is.
 PAID = "PAID"
@@ -352,12 +352,12 @@ def performance_year(
             Problem("attribution", "NO_MEMBER_MONTHS", f"no attributed member-months in {year}")
         )
 
-    score = scores.score[mm.member]
+    totals = shared_risk_totals(data, mm, scores, risk_terms)
+    year_totals = totals.by_practice()
     if risk_terms.normalize:
-        score = score / score.mean()
-    avg_risk, member_months = average_risk(
-        score, mm.practice, mm.n_practices, risk_terms.score_decimals
-    )
+        year_totals = year_totals.normalized(per_month=False)
+    avg_risk = year_totals.average(risk_terms.score_decimals).ravel()
+    member_months = year_totals.member_months.ravel()
     costs = member_costs(data.claims, mm)
 
     practices = data.practices.frame.reset_index(drop=True)
@@ -365,7 +365,7 @@ def performance_year(
     _require_baselines(data.practices, practices, active)
     ccf_paid = np.zeros(int(active.sum()), dtype=np.int64)
     if (terms.ccf_counts_as_cost if with_ccf is None else with_ccf) and config.ccf is not None:
-        lines = ccf_lines(mm, scores, practices, risk_terms, config.ccf)
+        lines = ccf_lines(mm, scores, practices, risk_terms, config.ccf, totals)
         ccf_paid = (
             lines.groupby("practice_id")["ccf_amount_cents"]
             .sum()

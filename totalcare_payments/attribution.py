@@ -179,11 +179,10 @@ def link_attribution(attribution: Table, practices: Table) -> MemberIndex:
             ]
         )
     keep = slice(None) if not repeated.any() else ~(conflict | duplicate)
-    # from here on attribution is (member_code, practice_code, period), with its row numbers;
-    # member codes are numpy's index type, which counting (bincount) takes as it is
+    # from here on attribution is (member_code, practice_code, period), with its row numbers
     attribution.frame = pd.DataFrame(
         {
-            "member_code": member[keep].astype(np.intp),
+            "member_code": member[keep],
             "practice_code": practice[keep],
             "period": period[keep],
         },
@@ -264,7 +263,7 @@ def attributed_member_months(
         member_ids=members.ids,
         practice_ids=pd.Index(practices.frame["practice_id"]),
         periods=periods,
-        member=frame["member_code"].to_numpy()[take].astype(np.intp, copy=False),
+        member=frame["member_code"].to_numpy()[take],
         practice=frame["practice_code"].to_numpy()[take],
         month=month[take],
     )

@@ -55,12 +55,11 @@ class MemberCosts:
     @cached_property
     def claims_by_practice(self) -> np.ndarray:
         """Paid claims per practice (before any stop-loss), in dollars."""
-        cells = self.grid.ravel(order="F")  # the same cell order for both arrays
-        bins = np.where(cells == NO_PRACTICE, self.n_practices, cells).astype(np.intp)
-        weights = self.cost.ravel(order="F")
-        return np.bincount(bins, weights=weights, minlength=self.n_practices + 1)[
-            : self.n_practices
-        ]
+        total = np.zeros(self.n_practices + 1)
+        for month in range(self.grid.shape[1]):  # month by month: small temporaries
+            practice = self.grid[:, month] + 1  # unattributed cells (cost 0) count in bin 0
+            total += np.bincount(practice, weights=self.cost[:, month], minlength=len(total))
+        return total[1:]
 
 
 def link_claims(claims: Table, members: MemberIndex) -> None:

@@ -29,7 +29,7 @@ _M_TRIM_THRESHOLD = -1
 _M_TOP_PAD = -2
 _M_MMAP_MAX = -4
 _TRIM_THRESHOLD = 2**31 - 1  # keep up to 2 GB free at the heap's top while running
-_TOP_PAD = 64 << 20  # grow the heap 64 MB at a time
+_TOP_PAD = 16 << 20  # grow the heap 16 MB at a time
 
 
 def keep_freed_memory() -> bool:

@@ -130,12 +130,19 @@ class RiskTotals:
         return round_half_up(avg, decimals)
 
 
+_SLICE = 1 << 20  # member-months counted at a time: temporaries stay a few MB
+
+
 def risk_totals(mm: MemberMonths, scores: MemberScores) -> RiskTotals:
     """Sum the member-months' scores per practice and month (two counting passes)."""
     shape = (mm.n_practices, mm.n_months)
-    group = mm.practice.astype(np.intp)
-    group *= mm.n_months
-    group += mm.month
-    member_months = np.bincount(group, minlength=shape[0] * shape[1])
-    score = np.bincount(group, weights=scores.score[mm.member], minlength=shape[0] * shape[1])
+    member_months = np.zeros(shape[0] * shape[1], dtype=np.int64)
+    score = np.zeros(shape[0] * shape[1])
+    for start in range(0, len(mm.member), _SLICE):  # slices of a million, not members
+        part = slice(start, start + _SLICE)
+        group = mm.practice[part].astype(np.intp)
+        group *= mm.n_months
+        group += mm.month[part]
+        member_months += np.bincount(group, minlength=len(score))
+        score += np.bincount(group, weights=scores.score[mm.member[part]], minlength=len(score))
     return RiskTotals(score.reshape(shape), member_months.reshape(shape))

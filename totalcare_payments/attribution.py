@@ -229,9 +229,11 @@ class MemberMonths:
         by_month[self.month, self.member] = self.practice
         return by_month.T
 
-    def member_month_counts(self) -> np.ndarray:
-        """Member months per member."""
-        return np.bincount(self.member, minlength=self.n_members)
+    def attributed(self) -> np.ndarray:
+        """Mask of the members with at least one member-month in the run."""
+        present = np.zeros(self.n_members, dtype=bool)
+        present[self.member] = True
+        return present
 
 
 def month_index(periods: np.ndarray, values: np.ndarray, dtype: type = np.int32) -> np.ndarray:

@@ -123,8 +123,7 @@ def member_panels(performance: PerformanceYear, stop_loss: StopLoss) -> Panels:
     unit_grid = np.full(grid.size, NO_PRACTICE, dtype=np.int64)
     unit_grid[cells] = unit_of_cell
     unit_grid = unit_grid.reshape(grid.shape)
-    attributed = (grid != NO_PRACTICE).any(axis=1)
-    threshold = stop_loss_threshold(stop_loss, costs.annual_cost(), attributed)
+    threshold = stop_loss_threshold(stop_loss, costs.annual_cost(), costs.attributed)
     # the settlement's own truncation, summed per unit instead of per practice
     by_unit = practice_costs(replace(costs, grid=unit_grid, n_practices=units), threshold)
     unit_practice = unit_keys // n_members

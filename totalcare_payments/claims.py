@@ -40,6 +40,7 @@ class MemberCosts:
     cost: np.ndarray  # (members, months) float64
     grid: np.ndarray  # (members, months) practice codes, NO_PRACTICE where unattributed
     n_practices: int
+    attributed: np.ndarray  # (members,) whether the member has a member-month in the run
     claims_outside_year: int
     claims_not_attributed: int
     dollars_not_attributed: float
@@ -179,6 +180,7 @@ def member_costs(claims: Table, mm: MemberMonths) -> MemberCosts:
         cost=cost.reshape(mm.n_months, mm.n_members).T,
         grid=grid,
         n_practices=mm.n_practices,
+        attributed=mm.attributed(),
         claims_outside_year=n_outside,
         claims_not_attributed=not_attributed,
         dollars_not_attributed=dollars_not_attributed,
@@ -217,9 +219,7 @@ def practice_costs(costs: MemberCosts, threshold: float) -> PracticeCosts:
     on = cells != NO_PRACTICE
     return PracticeCosts(
         claims_paid=costs.claims_by_practice,
-        truncated=np.bincount(
-            cells[on], weights=truncated_cells[on], minlength=costs.n_practices
-        ),
+        truncated=np.bincount(cells[on], weights=truncated_cells[on], minlength=costs.n_practices),
         threshold=threshold,
         members_truncated=len(over),
     )

@@ -223,9 +223,7 @@ def generate(
     members: Annotated[int, typer.Option("--members", "-n", help="How many members.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same files.")] = 7,
     year: Annotated[int, typer.Option(help="The program year of attribution and claims.")] = 2026,
-    members_per_practice: Annotated[
-        int, typer.Option(help="Average practice panel size.")
-    ] = 1000,
+    members_per_practice: Annotated[int, typer.Option(help="Average practice panel size.")] = 1000,
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the tables to.")] = Path(
         "generated"

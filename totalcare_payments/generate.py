@@ -126,15 +126,48 @@ MEMBER_ID_BASE = 100_000_000
 CLAIM_ID_BASE = 5_000_000_000
 
 _PLACES = (
-    "Northland", "Riverside", "Prairie", "Lakeview", "Cedar Ridge", "Oak Hollow", "Westport",
-    "Brookside", "Summit", "Blue Valley", "Crossroads", "Parkville", "Liberty", "Shawnee",
-    "Midtown", "Plaza", "Gladstone", "Raytown", "Overland", "Lee's Summit", "Waldo",
-    "Red Bridge", "Northgate", "Hillcrest", "Union Hill", "Briarcliff", "Meadowbrook",
-    "Stonegate", "Pleasant Valley", "Heartland",
+    "Northland",
+    "Riverside",
+    "Prairie",
+    "Lakeview",
+    "Cedar Ridge",
+    "Oak Hollow",
+    "Westport",
+    "Brookside",
+    "Summit",
+    "Blue Valley",
+    "Crossroads",
+    "Parkville",
+    "Liberty",
+    "Shawnee",
+    "Midtown",
+    "Plaza",
+    "Gladstone",
+    "Raytown",
+    "Overland",
+    "Lee's Summit",
+    "Waldo",
+    "Red Bridge",
+    "Northgate",
+    "Hillcrest",
+    "Union Hill",
+    "Briarcliff",
+    "Meadowbrook",
+    "Stonegate",
+    "Pleasant Valley",
+    "Heartland",
 )
 _KINDS = (
-    "Family Medicine", "Primary Care", "Internal Medicine", "Family Practice", "Health Clinic",
-    "Medical Group", "Family Physicians", "Community Health", "Pediatrics", "Medical Associates",
+    "Family Medicine",
+    "Primary Care",
+    "Internal Medicine",
+    "Family Practice",
+    "Health Clinic",
+    "Medical Group",
+    "Family Physicians",
+    "Community Health",
+    "Pediatrics",
+    "Medical Associates",
 )
 
 _SCHEMAS: dict[str, pa.Schema] = {
@@ -287,7 +320,8 @@ def _csv_ready(table: pa.Table) -> pa.Table:
 def _table(name: str, columns: dict[str, pa.Array | np.ndarray]) -> pa.Table:
     schema = _SCHEMAS[name]
     arrays = [
-        values.cast(f.type) if isinstance(values := columns[f.name], pa.Array)
+        values.cast(f.type)
+        if isinstance(values := columns[f.name], pa.Array)
         else pa.array(values, type=f.type)
         for f in schema
     ]
@@ -511,9 +545,7 @@ def _quality(rng: np.random.Generator, year: int, practices: pa.Table) -> pa.Tab
     """One quality row per practice: Beta(14, 4) plus a tier effect; gate at the standard."""
     n = practices.num_rows
     tier = practices.column("tier").to_numpy(zero_copy_only=False)
-    effect = np.select(
-        [tier == name for name in TIERS], list(TIER_QUALITY_EFFECT), default=0.0
-    )
+    effect = np.select([tier == name for name in TIERS], list(TIER_QUALITY_EFFECT), default=0.0)
     score = np.round(np.clip(rng.beta(14.0, 4.0, size=n) + effect, 0.0, 1.0), 4)
     return _table(
         "quality",

@@ -77,7 +77,9 @@ def periods_from_dates(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Vectorized service month of a date column (dates or ``YYYY-MM-DD`` text): (periods, bad mask)."""
     if isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_date32(values.dtype.pyarrow_dtype):
         days = pa.array(values.array)
-        return _periods_from_days(days if isinstance(days, pa.ChunkedArray) else pa.chunked_array([days]))
+        return _periods_from_days(
+            days if isinstance(days, pa.ChunkedArray) else pa.chunked_array([days])
+        )
     if not pd.api.types.is_datetime64_any_dtype(values.dtype):
         values = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
     arr = values.to_numpy()
@@ -103,7 +105,9 @@ def periods_from_dates(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def _month_of_day(first: int, last: int) -> np.ndarray:
     """The period of each day from ``first`` to ``last`` (days since 1970-01-01)."""
-    return np.arange(first, last + 1).astype("datetime64[D]").astype("datetime64[M]").astype(np.int32)
+    return (
+        np.arange(first, last + 1).astype("datetime64[D]").astype("datetime64[M]").astype(np.int32)
+    )
 
 
 def _periods_from_days(days: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:

@@ -44,7 +44,7 @@ def member_scores(
     """
     frame = risk_scores.frame
     codes = frame["member_code"].to_numpy()
-    with_months = member_months.member_month_counts() > 0
+    with_months = member_months.attributed()
     attributed = codes >= 0
     attributed[attributed] = with_months[codes[attributed]]
     n_used = int(attributed.sum())

@@ -390,7 +390,7 @@ def _total_paid(rows: pd.DataFrame, blocks: int) -> np.ndarray:
 def _thresholds(performance: PerformanceYear, configs: Sequence[ProgramConfig]) -> np.ndarray:
     """Each config's stop-loss threshold in dollars (NaN: no stop-loss), once per stop-loss."""
     annual = performance.costs.annual_cost()
-    attributed = (performance.costs.grid >= 0).any(axis=1)
+    attributed = performance.costs.attributed
     known: dict[str, float] = {}
     out = np.empty(len(configs))
     for i, config in enumerate(configs):

@@ -316,8 +316,7 @@ class PerformanceYear:
 
     def stop_loss_costs(self, stop_loss: StopLoss) -> tuple[np.ndarray, np.ndarray, dict]:
         """claims_paid and truncated cents per practice under a stop-loss, with its notes."""
-        attributed = (self.costs.grid >= 0).any(axis=1)
-        threshold = stop_loss_threshold(stop_loss, self.costs.annual_cost(), attributed)
+        threshold = stop_loss_threshold(stop_loss, self.costs.annual_cost(), self.costs.attributed)
         by_practice = practice_costs(self.costs, threshold)
         notes = {
             "stop_loss_threshold": None if np.isinf(threshold) else round(threshold, 2),

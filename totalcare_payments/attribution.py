@@ -81,6 +81,9 @@ class MemberIndex:
 
 
 def _lookup(uniques: pd.Index, index: pd.Index) -> np.ndarray:
+    """Position in ``index`` of each of ``uniques`` (-1 when absent), compared as values."""
+    if isinstance(index.dtype, pd.CategoricalDtype):  # ids read from a dictionary column
+        index = pd.Index(index.astype(index.dtype.categories.dtype))
     if len(uniques) and index.dtype != uniques.dtype:
         try:
             uniques = uniques.astype(index.dtype)

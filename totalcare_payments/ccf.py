@@ -108,9 +108,9 @@ def compute_ccf(
     """The CCF batch for the given months: one payment line per practice with members, per month."""
     risk_terms, ccf_terms = config.require_ccf()
     periods = sorted({int(p) for p in periods})
-    _check_months_present(data, periods)
     assert data.members is not None, "load inputs with load_inputs or program_from_frames"
     mm, scores = member_months_and_scores(data, periods, risk_terms)
+    _check_months_present(data, mm)
     totals = shared_risk_totals(data, mm, scores, risk_terms)
     lines = ccf_lines(mm, scores, data.practices.frame, risk_terms, ccf_terms, totals)
     return CcfBatch(
@@ -209,25 +209,25 @@ def control_totals(lines: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _check_months_present(data: ProgramData, periods: list[int]) -> None:
-    period = data.attribution.frame["period"].to_numpy()
-    first = int(period.min()) if len(period) else 0
-    counts = np.bincount(np.subtract(period, first, dtype=np.intp)) if len(period) else []
-    present = set((np.flatnonzero(counts) + first).tolist())
-    absent = [p for p in periods if p not in present]
-    if absent:
-        covered = sorted(present)
-        span = (
-            f"{format_period(covered[0])}..{format_period(covered[-1])}" if covered else "no month"
+def _check_months_present(data: ProgramData, mm: MemberMonths) -> None:
+    """Fail a batch for a month the attribution file does not cover."""
+    present = np.zeros(mm.n_months, dtype=bool)
+    present[mm.month] = True
+    if present.all():
+        return
+    absent = mm.periods[~present]
+    covered = np.unique(data.attribution.frame["period"].to_numpy())
+    span = (
+        f"{format_period(covered[0])}..{format_period(covered[-1])}" if len(covered) else "no month"
+    )
+    raise InputError(
+        Problem(
+            table="attribution",
+            reason="MONTH_NOT_IN_DATA",
+            column="year_month",
+            message=(
+                f"{data.attribution.path} has no attribution for "
+                f"{', '.join(format_period(p) for p in absent)}; it covers {span}"
+            ),
         )
-        raise InputError(
-            Problem(
-                table="attribution",
-                reason="MONTH_NOT_IN_DATA",
-                column="year_month",
-                message=(
-                    f"{data.attribution.path} has no attribution for "
-                    f"{', '.join(format_period(p) for p in absent)}; it covers {span}"
-                ),
-            )
-        )
+    )

@@ -231,6 +231,8 @@ def _clean_ids(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
         if (stripped == categories).all() and stripped.is_unique:
             empty_category = (stripped == "").to_numpy(dtype=bool)
             codes = raw.cat.codes.to_numpy()
+            if not empty_category.any():
+                return raw, codes < 0
             null = (codes < 0) | (empty_category[codes] & (codes >= 0))
             return raw, null
         raw = raw.astype("string")
@@ -342,14 +344,27 @@ def _to_column(col: pa.ChunkedArray, *, in_place: bool = False) -> object:
     if (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and col.null_count == 0:
         return col.to_numpy()
     if pa.types.is_dictionary(kind) and col.num_chunks:
-        col = col.unify_dictionaries()
-        chunks = [c.indices.fill_null(-1) for c in col.chunks]
-        codes = np.concatenate([c.to_numpy(zero_copy_only=False) for c in chunks])
-        categories = pd.Index(col.chunk(0).dictionary.to_pandas())
-        if categories.has_duplicates:
-            return col.to_pandas()
-        return pd.Categorical.from_codes(codes, categories=categories, validate=False)
+        return _categorical(col)
     return col.to_pandas(date_as_object=False)
+
+
+def _categorical(col: pa.ChunkedArray) -> object:
+    """A dictionary-encoded column as a Categorical. Each row group has its own dictionary;
+    the categories are their union, and each row group's codes are translated through a
+    lookup of its dictionary (a few thousand values), written straight into place."""
+    dictionaries = [chunk.dictionary.to_pandas() for chunk in col.chunks]
+    categories = pd.Index(pd.concat(dictionaries, ignore_index=True).dropna().drop_duplicates())
+    codes = np.empty(len(col), dtype=np.int32)
+    start = 0
+    for chunk, dictionary in zip(col.chunks, dictionaries, strict=True):  # per row group
+        end = start + len(chunk)
+        lookup = np.append(categories.get_indexer(dictionary), -1).astype(np.int32)
+        indices = chunk.indices
+        if indices.null_count:
+            indices = indices.fill_null(len(dictionary))  # the trailing -1
+        np.take(lookup, indices.to_numpy(zero_copy_only=False), out=codes[start:end], mode="clip")
+        start = end
+    return pd.Categorical.from_codes(codes, categories=categories, validate=False)
 
 
 def id_chunks(values: pd.Series) -> list[np.ndarray] | None:

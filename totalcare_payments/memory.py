@@ -10,8 +10,14 @@ done on the page.
 ``keep_freed_memory`` makes the process reuse what it frees instead: large blocks come
 from the heap and stay with the process when freed (up to 2 GB of them), and Arrow allocates
 through the same heap, so a column buffer freed after reading is reused by the next
-array. The peak memory is unchanged (the blocks are reused, not kept in addition);
-what changes is that memory freed before the peak is not returned to the system early.
+array. Freed blocks are reused rather than kept in addition, so the peak grows only by
+what fragmentation leaves unused; memory freed before the peak is simply not returned
+to the system early.
+
+It also stops numpy from asking the kernel for transparent huge pages for large arrays
+(numpy's ``NUMPY_MADVISE_HUGEPAGE=0``): where the kernel compacts memory on demand to find
+huge pages, that compaction stalls the first touch of an array for longer than the huge
+pages save, and reused memory has no faults left to save.
 
 The command line calls it once at start-up; a library user may call it in a
 long-running process of their own or leave the defaults. It only acts on Linux with
@@ -55,7 +61,11 @@ def keep_freed_memory() -> bool:
         )
     )
     if changed:
+        import numpy as np
         import pyarrow as pa
 
         pa.set_memory_pool(pa.system_memory_pool())
+        advise_huge_pages = getattr(np._core.multiarray, "_set_madvise_hugepage", None)
+        if advise_huge_pages is not None:  # the switch behind NUMPY_MADVISE_HUGEPAGE
+            advise_huge_pages(False)
     return changed

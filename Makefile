@@ -34,7 +34,7 @@ bench: $(STAMP)
 
 ## bench-peers: the full year at 1M members against DuckDB and polars
 bench-peers: $(STAMP)
-	$(PY) benchmarks/peers.py --members 1000000 --repeat 3
+	$(PY) benchmarks/peers.py --members 1000000 --repeat 5
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache .hypothesis

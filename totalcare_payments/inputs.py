@@ -448,7 +448,11 @@ def program_from_frames(
 
 @dataclass
 class ProgramData:
-    """The program's input tables, checked. ``claims`` and ``quality`` are only read when needed."""
+    """The program's input tables, checked. ``claims`` and ``quality`` are only read when needed.
+
+    Computations on a program share their member-level work (``shared``), so a loaded
+    program is read-only: to change a table, load or build the program again.
+    """
 
     practices: Table
     attribution: Table

@@ -7,6 +7,7 @@ member's practice in a month is one lookup in a dense ``members x months`` array
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,11 +118,15 @@ def repeated_keys(key: np.ndarray, n_keys: int | None = None) -> np.ndarray:
     return pd.Series(key).duplicated(keep=False).to_numpy()
 
 
-def has_repeats(key: np.ndarray, n_keys: int) -> bool:
-    """Whether any key in ``0..n_keys-1`` appears twice: one pass marking the keys seen."""
+def has_repeats(key: np.ndarray | Iterable[np.ndarray], n_keys: int) -> bool:
+    """Whether any key in ``0..n_keys-1`` appears twice: one pass marking the keys seen.
+    ``key`` may come in parts (one per row group), marked one after the other."""
     seen = np.zeros(n_keys, dtype=bool)
-    seen[key] = True
-    return int(np.count_nonzero(seen)) < len(key)
+    rows = 0
+    for part in [key] if isinstance(key, np.ndarray) else key:
+        seen[part] = True
+        rows += len(part)
+    return int(np.count_nonzero(seen)) < rows
 
 
 def first_of_repeats(key: np.ndarray) -> np.ndarray:

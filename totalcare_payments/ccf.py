@@ -33,6 +33,7 @@ from .risk import (
     MemberScores,
     RiskTotals,
     member_months_and_scores,
+    practice_month_cell,
     risk_totals,
     shared_risk_totals,
 )
@@ -143,13 +144,8 @@ def ccf_lines(
         assert ccf_terms.member_tiers is not None
         member_score = scores.score[mm.member]
         if risk_terms.normalize:
-            mean_by_month = totals.score.sum(axis=0) / np.maximum(
-                totals.member_months.sum(axis=0), 1
-            )
-            member_score = member_score / np.where(mean_by_month > 0, mean_by_month, 1.0)[mm.month]
-        group = mm.practice.astype(np.intp)
-        group *= mm.n_months
-        group += mm.month
+            member_score = member_score / totals.mean_score(per_month=True)[mm.month]
+        group = practice_month_cell(mm)
         tier = member_tier_index(ccf_terms, member_score, mm.month, mm.n_months)
         base = np.asarray(ccf_terms.member_tiers.pmpm)[tier]
         fee = to_cents(base * multiplier[group])

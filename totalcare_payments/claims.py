@@ -115,15 +115,12 @@ def _repeated_claim_ids(chunks: list[np.ndarray], negative: np.ndarray) -> np.nd
         key += negative[start : start + len(chunk)]
         return key
 
-    if n_keys <= 4 * len(negative) + 1024:
-        seen = np.zeros(n_keys, dtype=bool)
-        start = 0
-        for chunk in chunks:  # a loop over row groups, not rows
-            seen[keys(chunk, start)] = True
-            start += len(chunk)
-        if int(np.count_nonzero(seen)) == len(negative):
-            return np.zeros(len(negative), dtype=bool)
     starts = np.cumsum([0] + [len(chunk) for chunk in chunks])[:-1]
+    parts = zip(chunks, starts, strict=True)
+    if n_keys <= 4 * len(negative) + 1024 and not has_repeats(
+        (keys(chunk, int(start)) for chunk, start in parts), n_keys
+    ):  # marked row group by row group
+        return np.zeros(len(negative), dtype=bool)
     key = np.concatenate(
         [keys(chunk, int(start)) for chunk, start in zip(chunks, starts, strict=True)]
     )
@@ -131,11 +128,10 @@ def _repeated_claim_ids(chunks: list[np.ndarray], negative: np.ndarray) -> np.nd
 
 
 def _first_of_repeats(key: np.ndarray, n_keys: int) -> np.ndarray:
-    """Rows repeating an earlier key, by counting when the key range is compact."""
+    """Rows repeating an earlier key, by counting when the key range is compact (the
+    caller has already found, by marking, that some key repeats)."""
     if n_keys > 4 * len(key) + 1024:
         return first_of_repeats(key)
-    if not has_repeats(key, n_keys):
-        return np.zeros(len(key), dtype=bool)
     counts = np.bincount(key, minlength=n_keys)
     repeated = counts[key] > 1
     if not repeated.any():

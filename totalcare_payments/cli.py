@@ -206,8 +206,8 @@ def main() -> None:  # pragma: no cover - console script entry
         app()
         code = 0
     except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-        if done.code is not None and not isinstance(done.code, int):
+        code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+        if code == 1 and not isinstance(done.code, int):  # sys.exit("message")
             print(done.code, file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()

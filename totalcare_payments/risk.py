@@ -113,13 +113,16 @@ class RiskTotals:
             self.score.sum(axis=1, keepdims=True), self.member_months.sum(axis=1, keepdims=True)
         )
 
-    def normalized(self, per_month: bool) -> RiskTotals:
-        """Scores divided by the mean score of all member-months (of each month when
-        ``per_month``), so that the population's average is 1.0."""
+    def mean_score(self, per_month: bool) -> np.ndarray:
+        """The mean score of all member-months (of each month when ``per_month``); 1.0
+        where there are none, so that dividing by it is always defined."""
         axis = 0 if per_month else None
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = self.score.sum(axis=axis) / np.maximum(self.member_months.sum(axis=axis), 1)
-        return RiskTotals(self.score / np.where(mean > 0, mean, 1.0), self.member_months)
+        mean = self.score.sum(axis=axis) / np.maximum(self.member_months.sum(axis=axis), 1)
+        return np.where(mean > 0, mean, 1.0)
+
+    def normalized(self, per_month: bool) -> RiskTotals:
+        """Scores divided by ``mean_score``, so that the population's average is 1.0."""
+        return RiskTotals(self.score / self.mean_score(per_month), self.member_months)
 
     def average(self, decimals: int) -> np.ndarray:
         """Average risk score per cell, rounded half-up (NaN where there are no member months)."""
@@ -133,6 +136,15 @@ class RiskTotals:
 _SLICE = 1 << 20  # member-months counted at a time: temporaries stay a few MB
 
 
+def practice_month_cell(mm: MemberMonths, part: slice = slice(None)) -> np.ndarray:
+    """Each member-month's cell ``practice x n_months + month``: the practice-major order
+    of ``RiskTotals`` and of the CCF lines."""
+    cell = mm.practice[part].astype(np.intp)
+    cell *= mm.n_months
+    cell += mm.month[part]
+    return cell
+
+
 def risk_totals(mm: MemberMonths, scores: MemberScores) -> RiskTotals:
     """Sum the member-months' scores per practice and month (two counting passes)."""
     shape = (mm.n_practices, mm.n_months)
@@ -140,9 +152,7 @@ def risk_totals(mm: MemberMonths, scores: MemberScores) -> RiskTotals:
     score = np.zeros(shape[0] * shape[1])
     for start in range(0, len(mm.member), _SLICE):  # slices of a million, not members
         part = slice(start, start + _SLICE)
-        group = mm.practice[part].astype(np.intp)
-        group *= mm.n_months
-        group += mm.month[part]
+        group = practice_month_cell(mm, part)
         member_months += np.bincount(group, minlength=len(score))
         score += np.bincount(group, weights=scores.score[mm.member[part]], minlength=len(score))
     return RiskTotals(score.reshape(shape), member_months.reshape(shape))

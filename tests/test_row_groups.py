@@ -1,18 +1,25 @@
 """Parquet files are read row group by row group (ids, dates and dictionary columns stay in
-Arrow's chunks). Whatever the row groups, the results, the rejects and the accounting must
-be those of the same rows read from CSV, which takes the one-array path."""
+Arrow's chunks; the claims file is checked one row group at a time). Whatever the row
+groups, the results, the rejects and the accounting must be those of the same rows read
+from CSV, which is read and checked whole."""
 
 from __future__ import annotations
 
+from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from totalcare_payments.ccf import compute_ccf
+from totalcare_payments.claims import check_claims
 from totalcare_payments.config import load_config
 from totalcare_payments.generate import generate_program
 from totalcare_payments.inputs import load_inputs
@@ -36,6 +43,12 @@ def _with_bad_rows(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
     stranger["member_id"] = 999_999_999  # never attributed
     stranger["claim_id"] = 1
     claims = pd.concat([claims.iloc[:-1], late, stranger], ignore_index=True)
+    claims.loc[1500, "member_id"] = None  # column checks, in other row groups
+    claims.loc[2600, "paid_amount"] = float("inf")
+    claims.loc[4100, "paid_amount"] = 2e9
+    claims.loc[5200, "claim_start_date"] = None
+    repeat = claims.iloc[[5300]].copy()  # the same id and sign twice in one row group
+    claims = pd.concat([claims.iloc[:5301], repeat, claims.iloc[5301:]], ignore_index=True)
     attribution.loc[3, "practice_id"] = None  # an empty key in a dictionary column
     attribution.loc[len(attribution) - 2, "practice_id"] = "NOT-A-PRACTICE"
     return {
@@ -69,7 +82,9 @@ def _year(folder: Path) -> dict[str, object]:
     batch = compute_ccf(data, config, list(year_periods(2026)))
     ccf_accounting = {t.name: t.accounting() for t in data.tables()}
     settlement = compute_settlement(data, config, 2026)
-    rejects = pd.concat([t.rejects for t in data.tables()], ignore_index=True)
+    rejects = pd.concat([t.rejects for t in data.tables()], ignore_index=True).sort_values(
+        ["table", "row", "reason"], kind="stable", ignore_index=True
+    )
     return {
         "lines": batch.lines,
         "practices": settlement.practices,
@@ -94,7 +109,11 @@ def test_every_planted_row_is_caught(program: dict[str, Path]) -> None:
     assert reasons == {
         ("attribution", "NULL_KEY"): 1,
         ("attribution", "UNKNOWN_PRACTICE"): 1,
-        ("claims", "DUPLICATE_CLAIM_ID"): 1,
+        ("claims", "DUPLICATE_CLAIM_ID"): 2,
+        ("claims", "NULL_KEY"): 1,
+        ("claims", "NON_FINITE"): 1,
+        ("claims", "OUT_OF_RANGE"): 1,
+        ("claims", "NULL_VALUE"): 1,
     }
     claims = result["accounting"]["claims"]
     assert claims["excluded"].get("NOT_ATTRIBUTED", 0) >= 1  # the stranger's claim
@@ -102,3 +121,67 @@ def test_every_planted_row_is_caught(program: dict[str, Path]) -> None:
         rejected = sum(accounting["rejected"].values())
         excluded = sum(accounting["excluded"].values())
         assert accounting["read"] == accounting["used"] + excluded + rejected
+
+
+@st.composite
+def _claim_lines(draw: st.DrawFn) -> tuple[pd.DataFrame, list[int]]:
+    """Claim lines with ids from a small range (so ids and signs repeat), and cut points
+    splitting them into parts."""
+    n = draw(st.integers(1, 60))
+    ids = draw(st.lists(st.integers(100, 130), min_size=n, max_size=n))
+    amounts = draw(
+        st.lists(st.sampled_from([-50.0, -0.01, 0.0, 12.5, 80.0, 3e9]), min_size=n, max_size=n)
+    )
+    frame = pd.DataFrame(
+        {
+            "claim_id": pd.array(ids, dtype=pd.ArrowDtype(pa.int64())),
+            "member_id": pd.array([7] * n, dtype=pd.ArrowDtype(pa.int64())),
+            "claim_start_date": pd.array(
+                [date(2026, 1, 1)] * n, dtype=pd.ArrowDtype(pa.date32())
+            ),
+            "paid_amount": np.array(amounts),
+        }
+    )
+    cuts = sorted(draw(st.lists(st.integers(1, max(n - 1, 1)), max_size=5, unique=True)))
+    return frame, [c for c in cuts if c < n]
+
+
+def _parts(frame: pd.DataFrame, cuts: list[int]) -> list[tuple[int, pd.DataFrame]]:
+    bounds = [0, *cuts, len(frame)]
+    return [
+        (start + 1, frame.iloc[start:end].reset_index(drop=True))
+        for start, end in pairwise(bounds)
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(_claim_lines(), st.sampled_from([None, (110, 115), (100, 130)]))
+def test_claims_checked_in_parts_as_whole(
+    lines: tuple[pd.DataFrame, list[int]], id_range: tuple[int, int] | None
+) -> None:
+    """Checked part by part (the repeated-id marks carried from part to part, widened
+    when a part's ids fall outside the range given), the claims keep and reject exactly
+    the rows the whole table keeps and rejects: the first row of each (claim_id, sign)
+    stays, every later one is a DUPLICATE_CLAIM_ID."""
+    frame, cuts = lines
+    whole = check_claims([(1, frame)])
+    parts = check_claims(_parts(frame, cuts), id_range=id_range or (100, 130))
+    pd.testing.assert_frame_equal(parts.frame, whole.frame)
+    columns = ["row", "reason"]
+    pd.testing.assert_frame_equal(
+        parts.rejects[columns].sort_values(columns, ignore_index=True),
+        whole.rejects[columns].sort_values(columns, ignore_index=True),
+    )
+    # the rule itself, row by row
+    clean = frame["paid_amount"].abs() <= 1e9
+    keys = list(zip(frame["claim_id"], frame["paid_amount"] < 0, strict=True))
+    first_seen: set[tuple[int, bool]] = set()
+    expected = []
+    for row, (key, ok) in enumerate(zip(keys, clean, strict=True), start=1):
+        if ok and key in first_seen:
+            expected.append(row)
+        elif ok:
+            first_seen.add(key)
+    repeats = parts.rejects.loc[parts.rejects["reason"] == "DUPLICATE_CLAIM_ID", "row"]
+    assert sorted(repeats) == expected
+    assert parts.rows_read == len(frame) == len(parts.frame) + len(parts.rejects)

@@ -20,6 +20,8 @@ NO_PRACTICE = -1
 # Integer ids spanning at most this many times the number of rows get a direct lookup
 # table instead of hashing.
 _DENSE_SPAN = 8
+# member-months placed in the practice grid a block at a time (small index temporaries)
+_ENTRIES_PER_BLOCK = 1 << 20
 
 
 class MemberIndex:
@@ -234,7 +236,13 @@ class MemberMonths:
         so work that walks claims in date order stays within one month's memory.
         """
         by_month = np.full((self.n_months, self.n_members), NO_PRACTICE, dtype=np.int32)
-        by_month[self.month, self.member] = self.practice
+        cells = by_month.reshape(-1)
+        for start in range(0, len(self.member), _ENTRIES_PER_BLOCK):  # blocks, not entries
+            block = slice(start, start + _ENTRIES_PER_BLOCK)
+            cell = self.month[block].astype(np.intp)
+            cell *= self.n_members
+            cell += self.member[block]
+            cells[cell] = self.practice[block]
         return by_month.T
 
     def attributed(self) -> np.ndarray:

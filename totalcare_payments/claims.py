@@ -14,11 +14,14 @@ each practice in proportion to its part of that member's cost.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from . import schema
 from .attribution import (
@@ -26,11 +29,10 @@ from .attribution import (
     MemberIndex,
     MemberMonths,
     first_of_repeats,
-    has_repeats,
     month_index,
 )
 from .config import StopLoss
-from .inputs import Table, id_chunks
+from .inputs import Table, check_table, id_chunks, integer_range, read_parts
 
 
 @dataclass(frozen=True)
@@ -63,30 +65,143 @@ class MemberCosts:
         return total[1:]
 
 
-def link_claims(claims: Table, members: MemberIndex) -> None:
-    """Check claim ids and code members: the linked frame keeps ``member_code`` (-1 for a
-    member never attributed), ``period`` (the service month) and ``paid_amount``.
+# what the computations use of a checked claim line
+CLAIM_COLUMNS = ["member_id", "period", "paid_amount"]
+# a claim_id range compact enough to mark the keys seen (2 per id) in a dense mask
+_DENSE_IDS_PER_ROW = 2
+# claims summed into member-months a block at a time: the block's temporaries stay small
+_CLAIMS_PER_BLOCK = 1 << 20
 
-    A claim_id may appear once as a payment and once as its reversal; a further row
-    with the same claim_id and amount sign is rejected (DUPLICATE_CLAIM_ID).
+
+def read_claims(path: str | Path) -> Table:
+    """Read and check a claims file.
+
+    A Parquet file whose claim ids are integers over a compact range (its row groups'
+    statistics say so, no data is read to find out) is read and checked one row group at a
+    time, and only ``CLAIM_COLUMNS`` of each clean row are kept: the rest of a row group's
+    columns are freed before the next is read. Any other file is read whole. The checks and
+    their results are the same either way.
     """
-    frame = claims.frame
-    negative = frame["paid_amount"].to_numpy() < 0
-    ids = frame["claim_id"]
-    chunks = id_chunks(ids)
-    if chunks:
-        dup = _repeated_claim_ids(chunks, negative)
-    else:
-        codes, _ = pd.factorize(ids, sort=False)
-        dup = first_of_repeats(codes.astype(np.int64) * 2 + negative)
-    claims.reject_rows(
-        dup,
-        schema.DUPLICATE_CLAIM_ID,
-        "claim_id",
-        "claim_id repeated with the same amount sign (only one payment and one reversal allowed)",
+    path = Path(path)
+    id_range = integer_range(path, "claim_id")
+    if id_range is not None:
+        rows = pq.ParquetFile(path).metadata.num_rows
+        if not _compact(id_range, rows):
+            id_range = None
+    parts = read_parts(path, schema.CLAIMS, whole=id_range is None)
+    return check_claims(parts, path=path, id_range=id_range)
+
+
+def check_claims(
+    parts: Iterable[tuple[int, pd.DataFrame]],
+    *,
+    path: Path | None = None,
+    id_range: tuple[int, int] | None = None,
+) -> Table:
+    """Check claim lines given in parts (first row number, raw frame): each part's column
+    checks (``check_table``), then the repeated claim-id check, which spans the parts.
+
+    A claim_id may appear once as a payment and once as its reversal; a further row with
+    the same claim_id and amount sign is rejected (DUPLICATE_CLAIM_ID). More than one part
+    needs integer claim ids within ``id_range``, which may be widened as parts arrive.
+    The checked frame keeps ``CLAIM_COLUMNS`` with the file's row numbers.
+    """
+    seen = _ClaimKeys(id_range)
+    frames: list[pd.DataFrame] = []
+    rejects: list[pd.DataFrame] = []
+    rows_read = 0
+    for first_row, raw in parts:
+        part = check_table(raw, schema.CLAIMS, path=path, first_row=first_row)
+        part.reject_rows(
+            seen.repeats(part.frame),
+            schema.DUPLICATE_CLAIM_ID,
+            "claim_id",
+            "claim_id repeated with the same amount sign (only one payment and one reversal allowed)",
+        )
+        frames.append(part.frame[CLAIM_COLUMNS])
+        rejects.append(part.rejects)
+        rows_read += part.rows_read
+        del part, raw
+    return Table(
+        spec=schema.CLAIMS,
+        path=path or Path(f"<{schema.CLAIMS.name}>"),
+        frame=frames[0] if len(frames) == 1 else pd.concat(frames),
+        rejects=rejects[0] if len(rejects) == 1 else _concat_rejects(rejects),
+        rows_read=rows_read,
     )
+
+
+def _concat_rejects(rejects: list[pd.DataFrame]) -> pd.DataFrame:
+    found = [frame for frame in rejects if len(frame)]
+    return pd.concat(found, ignore_index=True) if found else rejects[0]
+
+
+def _compact(id_range: tuple[int, int], rows: int) -> bool:
+    return id_range[1] - id_range[0] + 1 <= _DENSE_IDS_PER_ROW * rows + 512
+
+
+class _ClaimKeys:
+    """The (claim_id, amount sign) keys seen so far in one claims file, part after part.
+
+    Integer ids over a compact range are marked in a dense mask (2 keys per id: payment
+    and reversal), so a part is checked against the earlier parts without keeping them.
+    Other ids are hashed, which needs the file in one part.
+    """
+
+    def __init__(self, id_range: tuple[int, int] | None) -> None:
+        self.low = 0
+        self.seen: np.ndarray | None = None
+        self.marked = 0  # keys marked so far
+        self.parts = 0
+        if id_range is not None:
+            self._cover(*id_range)
+
+    def _cover(self, low: int, high: int) -> None:
+        """Make room for ids ``low..high``, keeping the marks made so far."""
+        if self.seen is not None:
+            high = max(high, self.low + len(self.seen) // 2 - 1)
+            low = min(low, self.low)
+        seen = np.zeros(2 * (high - low + 1), dtype=bool)
+        if self.seen is not None:
+            offset = 2 * (self.low - low)
+            seen[offset : offset + len(self.seen)] = self.seen
+        self.low, self.seen = low, seen
+
+    def repeats(self, frame: pd.DataFrame) -> np.ndarray:
+        """Mask of the part's rows that repeat the key of an earlier row, in this part or
+        an earlier one (the first row of a key stays)."""
+        self.parts += 1
+        negative = frame["paid_amount"].to_numpy() < 0
+        chunks = id_chunks(frame["claim_id"])
+        if chunks:
+            low = min(int(chunk.min()) for chunk in chunks)
+            high = max(int(chunk.max()) for chunk in chunks)
+            if self.seen is None and _compact((low, high), len(frame)):
+                self._cover(low, high)  # the whole file in one part: its own range
+        if len(frame) == 0:
+            return np.zeros(0, dtype=bool)
+        if not chunks or self.seen is None:
+            assert self.parts == 1, "claims in parts need integer claim ids"
+            codes, _ = pd.factorize(frame["claim_id"], sort=False)
+            return first_of_repeats(codes.astype(np.int64) * 2 + negative)
+        if low < self.low or high >= self.low + len(self.seen) // 2:
+            self._cover(low, high)  # statistics that missed a value
+        key = np.concatenate([chunk - self.low for chunk in chunks])
+        key *= 2
+        key += negative
+        before = self.seen[key]
+        self.seen[key] = True
+        marked = int(np.count_nonzero(self.seen))
+        new_keys, self.marked = marked - self.marked, marked
+        if new_keys < len(key) - int(np.count_nonzero(before)):  # a key repeats in this part
+            return before | first_of_repeats(key)
+        return before
+
+
+def link_claims(claims: Table, members: MemberIndex) -> None:
+    """Code the checked claims' members: the linked frame keeps ``member_code`` (-1 for a
+    member never attributed), ``period`` (the service month) and ``paid_amount``."""
     frame = claims.frame
-    # checked and coded: from here on the claims are (member_code, period, paid_amount)
     claims.frame = pd.DataFrame(
         {
             "member_code": members.codes(frame["member_id"]),
@@ -98,79 +213,49 @@ def link_claims(claims: Table, members: MemberIndex) -> None:
     )
 
 
-def _repeated_claim_ids(chunks: list[np.ndarray], negative: np.ndarray) -> np.ndarray:
-    """Rows repeating an earlier row's integer claim_id and amount sign.
-
-    The key of a row is ``2 x (claim_id - lowest) + (1 if a reversal)``. Over a compact id
-    range the keys seen are marked row group by row group; only when a key is marked
-    twice are the repeated rows found.
-    """
-    lo = min(int(chunk.min()) for chunk in chunks)
-    hi = max(int(chunk.max()) for chunk in chunks)
-    n_keys = 2 * (hi - lo + 1)
-
-    def keys(chunk: np.ndarray, start: int) -> np.ndarray:
-        key = chunk - lo
-        key *= 2
-        key += negative[start : start + len(chunk)]
-        return key
-
-    starts = np.cumsum([0] + [len(chunk) for chunk in chunks])[:-1]
-    parts = zip(chunks, starts, strict=True)
-    if n_keys <= 4 * len(negative) + 1024 and not has_repeats(
-        (keys(chunk, int(start)) for chunk, start in parts), n_keys
-    ):  # marked row group by row group
-        return np.zeros(len(negative), dtype=bool)
-    key = np.concatenate(
-        [keys(chunk, int(start)) for chunk, start in zip(chunks, starts, strict=True)]
-    )
-    return _first_of_repeats(key, n_keys)
-
-
-def _first_of_repeats(key: np.ndarray, n_keys: int) -> np.ndarray:
-    """Rows repeating an earlier key, by counting when the key range is compact (the
-    caller has already found, by marking, that some key repeats)."""
-    if n_keys > 4 * len(key) + 1024:
-        return first_of_repeats(key)
-    counts = np.bincount(key, minlength=n_keys)
-    repeated = counts[key] > 1
-    if not repeated.any():
-        return repeated
-    out = np.zeros(len(key), dtype=bool)
-    rows = np.flatnonzero(repeated)
-    out[rows] = first_of_repeats(key[rows])
-    return out
-
-
 def member_costs(claims: Table, mm: MemberMonths) -> MemberCosts:
     """Sum claims per attributed member-month; exclude (and count) the rest."""
     frame = claims.frame
     member = frame["member_code"].to_numpy()
-    n_cells = mm.n_members * mm.n_months
-    # Every claim of the run's months goes to its month-major cell (month, member), the
-    # rest to one extra cell; whether a cell is attributed is asked once per cell, not
-    # per claim. Month-major: claims in date order add into one month's slice at a time.
-    cell = month_index(mm.periods, frame["period"].to_numpy(), dtype=np.intp)
-    outside = cell < 0
-    cell *= mm.n_members
-    cell += member
-    cell[outside | (member < 0)] = n_cells
+    period = frame["period"].to_numpy()
     paid = frame["paid_amount"].to_numpy(dtype=np.float64)
-    sums = np.bincount(cell, weights=paid, minlength=n_cells + 1)
+    n_cells = mm.n_members * mm.n_months
     grid = mm.practice_grid()
-    # unattributed cells, month-major as the cells, and the extra cell
+    # unattributed cells, month-major as the cells, and one extra cell for the claims
+    # outside the run's months or of members attributed nowhere
     unattributed = np.append(grid.ravel(order="F") == NO_PRACTICE, True)
-    n_outside = int(np.count_nonzero(outside))
-    not_attributed = int(np.count_nonzero(unattributed[cell])) - n_outside
+    sums = np.zeros(n_cells + 1)
+    n_outside = n_unattributed = 0
+    dollars_never_attributed = 0.0
+    for start in range(0, len(member), _CLAIMS_PER_BLOCK):  # blocks of claims, not claims
+        block = slice(start, start + _CLAIMS_PER_BLOCK)
+        # Every claim goes to its month-major cell (month, member): claims in date order
+        # add into one month's slice at a time.
+        cell = month_index(mm.periods, period[block], dtype=np.intp)
+        outside = cell < 0
+        never = member[block] < 0
+        cell *= mm.n_members
+        cell += member[block]
+        cell[outside | never] = n_cells
+        low, high = int(cell.min()), int(cell.max())
+        if high - low < 4 * len(cell):  # a few months of cells: count them densely
+            sums[low : high + 1] += np.bincount(
+                cell - low, weights=paid[block], minlength=high - low + 1
+            )
+        else:
+            np.add.at(sums, cell, paid[block])
+        n_outside += int(np.count_nonzero(outside))
+        n_unattributed += int(np.count_nonzero(unattributed[cell]))
+        dollars_never_attributed += float(np.sum(paid[block], where=never & ~outside))
+    not_attributed = n_unattributed - n_outside
     claims.record_use(
-        len(cell) - n_outside - not_attributed,
+        len(member) - n_outside - not_attributed,
         {schema.OUTSIDE_PERIOD: n_outside, schema.NOT_ATTRIBUTED: not_attributed},
     )
-    in_run = ~outside & (member < 0)  # claims of members attributed nowhere, ever
-    dollars_not_attributed = float(np.sum(sums[:n_cells], where=unattributed[:n_cells])) + float(
-        np.sum(paid, where=in_run)
-    )
     cost = sums[:n_cells]
+    dollars_not_attributed = (
+        float(np.sum(cost, where=unattributed[:n_cells])) + dollars_never_attributed
+    )
     cost[unattributed[:n_cells]] = 0.0
     return MemberCosts(
         cost=cost.reshape(mm.n_months, mm.n_members).T,

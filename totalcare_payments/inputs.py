@@ -9,7 +9,7 @@ the run is the caller's policy (``policy.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -135,9 +135,15 @@ def _reject_frame(
     )
 
 
-def _read_raw(path: Path, spec: TableSpec) -> pd.DataFrame:
-    """Read the spec's columns only; a missing or misspelled column is named with those that exist."""
-    wanted = [c.name for c in spec.columns]
+def _unreadable(spec: TableSpec, path: Path, exc: Exception) -> InputError:
+    suffix = path.suffix.lower()
+    return InputError(
+        Problem(spec.name, "UNREADABLE", f"{path}: cannot be read as {suffix[1:]}: {exc}")
+    )
+
+
+def _readable_columns(path: Path, spec: TableSpec) -> list[str]:
+    """The spec's columns the file has; a missing or misspelled one is named with those that exist."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise InputError(
@@ -150,9 +156,7 @@ def _read_raw(path: Path, spec: TableSpec) -> pd.DataFrame:
     try:
         present = _csv_header(path) if suffix == ".csv" else pq.read_schema(path).names
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
-        raise InputError(
-            Problem(spec.name, "UNREADABLE", f"{path}: cannot be read as {suffix[1:]}: {exc}")
-        ) from None
+        raise _unreadable(spec, path, exc) from None
     missing = [c.name for c in spec.columns if c.required and c.name not in present]
     if missing:
         raise InputError(
@@ -162,9 +166,22 @@ def _read_raw(path: Path, spec: TableSpec) -> pd.DataFrame:
                 f"{path}: missing column(s) {', '.join(missing)}; the file has: {', '.join(present)}",
             )
         )
-    columns = [name for name in wanted if name in present]
+    return [c.name for c in spec.columns if c.name in present]
+
+
+def _read_raw(path: Path, spec: TableSpec) -> pd.DataFrame:
+    """Read the spec's columns only, the whole file at once."""
+    return next(read_parts(path, spec, whole=True))[1]
+
+
+def read_parts(
+    path: Path, spec: TableSpec, *, whole: bool = False
+) -> Iterator[tuple[int, pd.DataFrame]]:
+    """The spec's columns of a file, part by part, as (first row number, raw frame): a Parquet
+    file one row group at a time, or the whole file as one part (a CSV file, or ``whole``)."""
+    columns = _readable_columns(path, spec)
     try:
-        if suffix == ".csv":
+        if path.suffix.lower() == ".csv":
             table = pacsv.read_csv(
                 path,
                 convert_options=pacsv.ConvertOptions(
@@ -174,26 +191,64 @@ def _read_raw(path: Path, spec: TableSpec) -> pd.DataFrame:
                     null_values=[""],
                 ),
             )
-            return pd.DataFrame(
-                {name: _to_column(table.column(name)) for name in columns}, copy=False
+            yield (
+                1,
+                pd.DataFrame(
+                    {name: _to_column(table.column(name)) for name in columns}, copy=False
+                ),
             )
+            return
         file_schema = pq.read_schema(path)
         # string keys arrive dictionary-encoded (pandas Categorical): one string per
         # distinct value instead of one per row
         strings = [n for n in columns if pa.types.is_string(file_schema.field(n).type)]
-        table = pq.read_table(path, columns=columns, read_dictionary=strings)
-        data = {}
-        for name in columns:  # hand each column over, then let Arrow free it
-            column = table.column(name)
-            table = table.drop_columns([name])
-            data[name] = _to_column(column, in_place=spec.column(name).kind == "id")
-            del column
-        pa.default_memory_pool().release_unused()
-        return pd.DataFrame(data, copy=False)
+        if whole:
+            yield 1, _frame(pq.read_table(path, columns=columns, read_dictionary=strings), spec)
+            return
+        file = pq.ParquetFile(path, read_dictionary=strings)
+        first_row = 1
+        for group in range(file.num_row_groups):
+            table = file.read_row_group(group, columns=columns)
+            rows = table.num_rows
+            yield first_row, _frame(table, spec)
+            first_row += rows
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
-        raise InputError(
-            Problem(spec.name, "UNREADABLE", f"{path}: cannot be read as {suffix[1:]}: {exc}")
-        ) from None
+        raise _unreadable(spec, path, exc) from None
+
+
+def _frame(table: pa.Table, spec: TableSpec) -> pd.DataFrame:
+    data = {}
+    for name in table.column_names:  # hand each column over, then let Arrow free it
+        column = table.column(name)
+        table = table.drop_columns([name])
+        data[name] = _to_column(column, in_place=spec.column(name).kind == "id")
+        del column
+    return pd.DataFrame(data, copy=False)
+
+
+def integer_range(path: Path, column: str) -> tuple[int, int] | None:
+    """Lowest and highest value of an integer column of a Parquet file, from the statistics
+    its row groups carry (no data is read); None for a CSV file, a column that is not
+    integer, or a row group without statistics."""
+    if path.suffix.lower() == ".csv" or not path.exists():
+        return None
+    try:
+        meta = pq.ParquetFile(path).metadata
+        position = meta.schema.names.index(column)
+        if not pa.types.is_integer(meta.schema.to_arrow_schema().field(column).type):
+            return None
+        low, high = None, None
+        for group in range(meta.num_row_groups):
+            stats = meta.row_group(group).column(position).statistics
+            if meta.row_group(group).num_rows == 0:
+                continue
+            if stats is None or not stats.has_min_max:
+                return None
+            low = stats.min if low is None else min(low, stats.min)
+            high = stats.max if high is None else max(high, stats.max)
+    except (pa.ArrowInvalid, OSError, ValueError):
+        return None
+    return None if low is None or high is None else (int(low), int(high))
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -386,8 +441,11 @@ def id_chunks(values: pd.Series) -> list[np.ndarray] | None:
     return None
 
 
-def check_table(frame: pd.DataFrame, spec: TableSpec, *, path: Path | None = None) -> Table:
-    """Run a table's checks on a DataFrame (from a file, or built in a notebook)."""
+def check_table(
+    frame: pd.DataFrame, spec: TableSpec, *, path: Path | None = None, first_row: int = 1
+) -> Table:
+    """Run a table's checks on a DataFrame (from a file, or built in a notebook). A part of a
+    file starting at row ``first_row`` keeps the file's row numbers."""
     missing = [c.name for c in spec.columns if c.required and c.name not in frame.columns]
     if missing:
         raise InputError(
@@ -400,7 +458,7 @@ def check_table(frame: pd.DataFrame, spec: TableSpec, *, path: Path | None = Non
     columns = [c.name for c in spec.columns if c.name in frame.columns]
     if list(frame.columns) != columns:
         frame = frame[columns]
-    frame = frame.set_axis(pd.RangeIndex(1, len(frame) + 1), axis=0)
+    frame = frame.set_axis(pd.RangeIndex(first_row, first_row + len(frame)), axis=0)
     table = Table(
         spec=spec,
         path=path or Path(f"<{spec.name}>"),
@@ -430,6 +488,8 @@ def program_from_frames(
     quality: pd.DataFrame | None = None,
 ) -> ProgramData:
     """Notebook entry: a program from in-memory DataFrames, with the same checks as files."""
+    from .claims import check_claims
+
     if config.risk is None:
         raise InputError("the config has no [risk] section, so risk scores cannot be read")
     risk = config.risk
@@ -440,7 +500,7 @@ def program_from_frames(
             risk_scores,
             schema.risk_scores_spec(risk.member_id_column, risk.score_column, risk.max_score),
         ),
-        claims=None if claims is None else check_table(claims, schema.CLAIMS),
+        claims=None if claims is None else check_claims([(1, claims)]),
         quality=None if quality is None else check_table(quality, schema.QUALITY),
     )
     return link_program(data, config)
@@ -529,6 +589,8 @@ def load_inputs(
         specs.append(("claims", schema.CLAIMS, claims))
     if with_quality:
         specs.append(("quality", schema.QUALITY, quality))
+    from .claims import read_claims
+
     tables: dict[str, Table] = {}
     problems: list[Problem] = []
     paths = {}
@@ -548,11 +610,7 @@ def load_inputs(
         # The claims file, the largest, is read and checked in the background (Arrow and
         # most array arithmetic work outside the interpreter lock) while the other tables
         # are read, checked and linked.
-        claims_read = (
-            background.submit(read_table, paths["claims"], schema.CLAIMS)
-            if "claims" in paths
-            else None
-        )
+        claims_read = background.submit(read_claims, paths["claims"]) if "claims" in paths else None
         for key, spec, _ in specs:
             if key in paths and key != "claims":
                 try:
@@ -599,7 +657,7 @@ def link_program(data: ProgramData, config: ProgramConfig) -> ProgramData:
 
 
 def link_claims_of(data: ProgramData, claims: Table) -> None:
-    """Check claim ids and code the claims' members against a linked program's members."""
+    """Code the checked claims' members against a linked program's members."""
     from .claims import link_claims
 
     assert data.members is not None, "link the program first"

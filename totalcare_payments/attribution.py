@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -247,8 +248,13 @@ class MemberMonths:
 
     def attributed(self) -> np.ndarray:
         """Mask of the members with at least one member-month in the run."""
+        return self._attributed
+
+    @cached_property
+    def _attributed(self) -> np.ndarray:
         present = np.zeros(self.n_members, dtype=bool)
         present[self.member] = True
+        present.flags.writeable = False  # shared by every computation of the run
         return present
 
 

@@ -111,8 +111,8 @@ def compute_ccf(
     periods = sorted({int(p) for p in periods})
     assert data.members is not None, "load inputs with load_inputs or program_from_frames"
     mm, scores = member_months_and_scores(data, periods, risk_terms)
-    _check_months_present(data, mm)
     totals = shared_risk_totals(data, mm, scores, risk_terms)
+    _check_months_present(data, mm, totals)
     lines = ccf_lines(mm, scores, data.practices.frame, risk_terms, ccf_terms, totals)
     return CcfBatch(
         lines=lines,
@@ -205,10 +205,9 @@ def control_totals(lines: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _check_months_present(data: ProgramData, mm: MemberMonths) -> None:
+def _check_months_present(data: ProgramData, mm: MemberMonths, totals: RiskTotals) -> None:
     """Fail a batch for a month the attribution file does not cover."""
-    present = np.zeros(mm.n_months, dtype=bool)
-    present[mm.month] = True
+    present = totals.member_months.sum(axis=0) > 0
     if present.all():
         return
     absent = mm.periods[~present]

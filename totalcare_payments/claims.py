@@ -14,7 +14,7 @@ each practice in proportion to its part of that member's cost.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -32,7 +32,15 @@ from .attribution import (
     month_index,
 )
 from .config import StopLoss
-from .inputs import Table, check_table, id_chunks, integer_range, read_parts
+from .inputs import (
+    Table,
+    check_table,
+    id_chunks,
+    in_arrow,
+    integer_range,
+    number_chunks,
+    read_parts,
+)
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,17 @@ def check_claims(
             "claim_id",
             "claim_id repeated with the same amount sign (only one payment and one reversal allowed)",
         )
-        frames.append(part.frame[CLAIM_COLUMNS])
+        kept = part.frame
+        frames.append(  # the part's arrays become chunks of the file's columns (no copy)
+            pd.DataFrame(
+                {
+                    "member_id": kept["member_id"],
+                    "period": in_arrow(kept["period"]),
+                    "paid_amount": in_arrow(kept["paid_amount"]),
+                },
+                copy=False,
+            )
+        )
         rejects.append(part.rejects)
         rows_read += part.rows_read
         del part, raw
@@ -151,7 +169,6 @@ class _ClaimKeys:
     def __init__(self, id_range: tuple[int, int] | None) -> None:
         self.low = 0
         self.seen: np.ndarray | None = None
-        self.marked = 0  # keys marked so far
         self.parts = 0
         if id_range is not None:
             self._cover(*id_range)
@@ -190,9 +207,11 @@ class _ClaimKeys:
         key *= 2
         key += negative
         before = self.seen[key]
+        # the keys newly marked, counted over the part's key range only
+        touched = self.seen[2 * (low - self.low) : 2 * (high - self.low) + 2]
+        marked = int(np.count_nonzero(touched))
         self.seen[key] = True
-        marked = int(np.count_nonzero(self.seen))
-        new_keys, self.marked = marked - self.marked, marked
+        new_keys = int(np.count_nonzero(touched)) - marked
         if new_keys < len(key) - int(np.count_nonzero(before)):  # a key repeats in this part
             return before | first_of_repeats(key)
         return before
@@ -205,51 +224,61 @@ def link_claims(claims: Table, members: MemberIndex) -> None:
     claims.frame = pd.DataFrame(
         {
             "member_code": members.codes(frame["member_id"]),
-            "period": frame["period"].to_numpy(),
-            "paid_amount": frame["paid_amount"].to_numpy(),
+            "period": frame["period"].array,  # row groups' arrays, as checked
+            "paid_amount": frame["paid_amount"].array,
         },
         index=frame.index,
         copy=False,
     )
 
 
+def _claim_blocks(frame: pd.DataFrame) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Linked claims (member code, period, paid amount) in blocks of at most
+    ``_CLAIMS_PER_BLOCK`` rows, read in place from the row groups' arrays."""
+    member = frame["member_code"].to_numpy()
+    periods = number_chunks(frame["period"])
+    paid = number_chunks(frame["paid_amount"])
+    assert periods is not None and paid is not None, "claims are checked: no empty values"
+    start = 0
+    for period_chunk, paid_chunk in zip(periods, paid, strict=True):
+        for offset in range(0, len(period_chunk), _CLAIMS_PER_BLOCK):
+            end = offset + _CLAIMS_PER_BLOCK
+            rows = slice(start + offset, start + min(end, len(period_chunk)))
+            yield member[rows], period_chunk[offset:end], paid_chunk[offset:end]
+        start += len(period_chunk)
+
+
 def member_costs(claims: Table, mm: MemberMonths) -> MemberCosts:
     """Sum claims per attributed member-month; exclude (and count) the rest."""
-    frame = claims.frame
-    member = frame["member_code"].to_numpy()
-    period = frame["period"].to_numpy()
-    paid = frame["paid_amount"].to_numpy(dtype=np.float64)
     n_cells = mm.n_members * mm.n_months
     grid = mm.practice_grid()
     # unattributed cells, month-major as the cells, and one extra cell for the claims
     # outside the run's months or of members attributed nowhere
     unattributed = np.append(grid.ravel(order="F") == NO_PRACTICE, True)
     sums = np.zeros(n_cells + 1)
-    n_outside = n_unattributed = 0
+    n_claims = n_outside = n_unattributed = 0
     dollars_never_attributed = 0.0
-    for start in range(0, len(member), _CLAIMS_PER_BLOCK):  # blocks of claims, not claims
-        block = slice(start, start + _CLAIMS_PER_BLOCK)
+    for member, period, paid in _claim_blocks(claims.frame):  # blocks of claims, not claims
         # Every claim goes to its month-major cell (month, member): claims in date order
         # add into one month's slice at a time.
-        cell = month_index(mm.periods, period[block], dtype=np.intp)
+        cell = month_index(mm.periods, period, dtype=np.intp)
         outside = cell < 0
-        never = member[block] < 0
+        never = member < 0
         cell *= mm.n_members
-        cell += member[block]
+        cell += member
         cell[outside | never] = n_cells
         low, high = int(cell.min()), int(cell.max())
         if high - low < 4 * len(cell):  # a few months of cells: count them densely
-            sums[low : high + 1] += np.bincount(
-                cell - low, weights=paid[block], minlength=high - low + 1
-            )
+            sums[low : high + 1] += np.bincount(cell - low, weights=paid, minlength=high - low + 1)
         else:
-            np.add.at(sums, cell, paid[block])
+            np.add.at(sums, cell, paid)
+        n_claims += len(cell)
         n_outside += int(np.count_nonzero(outside))
         n_unattributed += int(np.count_nonzero(unattributed[cell]))
-        dollars_never_attributed += float(np.sum(paid[block], where=never & ~outside))
+        dollars_never_attributed += float(np.sum(paid, where=never & ~outside))
     not_attributed = n_unattributed - n_outside
     claims.record_use(
-        len(member) - n_outside - not_attributed,
+        n_claims - n_outside - not_attributed,
         {schema.OUTSIDE_PERIOD: n_outside, schema.NOT_ATTRIBUTED: not_attributed},
     )
     cost = sums[:n_cells]

@@ -323,6 +323,10 @@ def _check_column(table: Table, col: Column) -> None:
     if col.kind in ("number", "year"):
         values, wrong = _as_number(raw)
         arr = values.to_numpy(dtype="float64")
+        if col.kind == "number" and _all_within(arr, wrong, col):  # nothing to reject
+            if values.dtype != raw.dtype:
+                table.frame = frame.assign(**{name: values})
+            return
         present = ~np.isnan(arr) if not col.required else np.ones(len(arr), dtype=bool)
         nonfinite = ~wrong & ~np.isfinite(arr) & present
         valid = present & ~wrong & ~nonfinite
@@ -380,6 +384,20 @@ def _check_column(table: Table, col: Column) -> None:
         return
 
 
+def _all_within(arr: np.ndarray, wrong: np.ndarray, col: Column) -> bool:
+    """Whether every value is a finite number within the column's bounds: two passes
+    (min and max, which NaN propagates through) instead of a mask per check."""
+    if len(arr) == 0 or wrong.any():
+        return len(arr) == 0
+    low, high = float(arr.min()), float(arr.max())
+    return (
+        np.isfinite(low)
+        and np.isfinite(high)
+        and (col.min_value is None or low >= col.min_value)
+        and (col.max_value is None or high <= col.max_value)
+    )
+
+
 def read_table(path: str | Path, spec: TableSpec) -> Table:
     """Read one input table and run its column and key checks (lazily, all at once)."""
     path = Path(path)
@@ -428,17 +446,34 @@ def id_chunks(values: pd.Series) -> list[np.ndarray] | None:
     that are not integers or have empty values."""
     dtype = values.dtype
     if isinstance(dtype, pd.ArrowDtype):
-        if not pa.types.is_integer(dtype.pyarrow_dtype):
-            return None
+        return number_chunks(values) if pa.types.is_integer(dtype.pyarrow_dtype) else None
+    if pd.api.types.is_integer_dtype(dtype) and not values.hasnans:
+        array = values.to_numpy()
+        return [array] if array.dtype.kind in "iu" else None
+    return None
+
+
+def number_chunks(values: pd.Series) -> list[np.ndarray] | None:
+    """A numeric column without gaps as numpy arrays, without copying: one per Arrow chunk
+    (row group) for an Arrow-backed column, else the one array. None when a value is empty."""
+    if isinstance(values.dtype, pd.ArrowDtype):
         column = pa.array(values.array)
         if column.null_count:
             return None
         chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
         return [chunk.to_numpy() for chunk in chunks if len(chunk)]
-    if pd.api.types.is_integer_dtype(dtype) and not values.hasnans:
-        array = values.to_numpy()
-        return [array] if array.dtype.kind in "iu" else None
-    return None
+    array = values.to_numpy()
+    return [array] if array.dtype.kind in "iuf" and len(array) else []
+
+
+def in_arrow(values: pd.Series) -> pd.Series:
+    """A numpy-backed column wrapped in Arrow without copying, so that concatenating
+    parts keeps their arrays as chunks (``number_chunks``) instead of copying them."""
+    if isinstance(values.dtype, pd.ArrowDtype):
+        return values
+    return pd.Series(
+        pd.arrays.ArrowExtensionArray(pa.array(values.to_numpy())), index=values.index, copy=False
+    )
 
 
 def check_table(

@@ -79,7 +79,7 @@ class MemberIndex:
             return out
         if isinstance(values.dtype, pd.CategoricalDtype) and self._hash is not None:
             lookup = _lookup(pd.Index(values.cat.categories), self.ids)
-            codes = values.cat.codes.to_numpy()
+            codes = values.array.codes
             return np.where(codes >= 0, lookup[codes], -1).astype(np.int32)
         return codes_in(values, self.ids)
 
@@ -103,7 +103,7 @@ def codes_in(values: pd.Series, index: pd.Index) -> np.ndarray:
     """Codes of ``values`` in ``index`` (-1 when absent): factorize first, so the hash work is
     done once per distinct value rather than once per row."""
     if isinstance(values.dtype, pd.CategoricalDtype):  # codes already there
-        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
+        codes, uniques = values.array.codes, values.cat.categories
     else:
         codes, uniques = pd.factorize(values, sort=False)
     lookup = _lookup(pd.Index(uniques), index).astype(np.int32)

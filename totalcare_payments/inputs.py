@@ -285,7 +285,7 @@ def _clean_ids(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
         stripped = categories.str.strip()
         if (stripped == categories).all() and stripped.is_unique:
             empty_category = (stripped == "").to_numpy(dtype=bool)
-            codes = raw.cat.codes.to_numpy()
+            codes = raw.array.codes
             if not empty_category.any():
                 return raw, codes < 0
             null = (codes < 0) | (empty_category[codes] & (codes >= 0))
@@ -300,6 +300,14 @@ def _clean_ids(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return text, (text.isna() | (text == "")).to_numpy(dtype=bool)
 
 
+def _with_column(frame: pd.DataFrame, name: str, values: object) -> pd.DataFrame:
+    """``frame`` with column ``name`` set to ``values``, an array taken as it is (given a
+    bare array, pandas would copy it)."""
+    if isinstance(values, np.ndarray):
+        values = pd.Series(values, index=frame.index, copy=False)
+    return frame.assign(**{name: values})
+
+
 def _check_column(table: Table, col: Column) -> None:
     frame = table.frame
     name = col.name
@@ -309,7 +317,7 @@ def _check_column(table: Table, col: Column) -> None:
     if col.kind == "id":
         ids, null = _clean_ids(raw)
         if ids is not raw:
-            table.frame = frame.assign(**{name: ids})
+            table.frame = _with_column(frame, name, ids)
         table.reject_rows(null, schema.NULL_KEY, name, f"{name} is empty")
         return
     null = raw.isna().to_numpy(dtype=bool)
@@ -318,14 +326,14 @@ def _check_column(table: Table, col: Column) -> None:
         frame, raw = table.frame, table.frame[name]
     if col.kind == "text":
         if not isinstance(raw.dtype, pd.CategoricalDtype):
-            table.frame = frame.assign(**{name: raw.astype("string").str.strip()})
+            table.frame = _with_column(frame, name, raw.astype("string").str.strip())
         return
     if col.kind in ("number", "year"):
         values, wrong = _as_number(raw)
         arr = values.to_numpy(dtype="float64")
         if col.kind == "number" and _all_within(arr, wrong, col):  # nothing to reject
             if values.dtype != raw.dtype:
-                table.frame = frame.assign(**{name: values})
+                table.frame = _with_column(frame, name, values)
             return
         present = ~np.isnan(arr) if not col.required else np.ones(len(arr), dtype=bool)
         nonfinite = ~wrong & ~np.isfinite(arr) & present
@@ -350,17 +358,17 @@ def _check_column(table: Table, col: Column) -> None:
             fixed = (
                 np.where(np.isfinite(arr), arr, 0).astype("int32") if col.kind == "year" else values
             )
-            table.frame = frame.assign(**{name: fixed})
+            table.frame = _with_column(frame, name, fixed)
         table.reject_all([(mask, reason, name, message) for mask, reason, message in checks])
         return
     if col.kind == "year_month":
         periods, bad = periods_from_year_month(raw)
-        table.frame = frame.assign(period=periods)
+        table.frame = _with_column(frame, "period", periods)
         table.reject_rows(bad, schema.WRONG_DATATYPE, name, f"{name} is not a month YYYY-MM")
         return
     if col.kind == "date":
         periods, bad = periods_from_dates(raw)
-        table.frame = frame.assign(period=periods)
+        table.frame = _with_column(frame, "period", periods)
         table.reject_rows(bad, schema.WRONG_DATATYPE, name, f"{name} is not a date YYYY-MM-DD")
         period = table.frame["period"].to_numpy()
         table.reject_rows(
@@ -372,12 +380,12 @@ def _check_column(table: Table, col: Column) -> None:
         return
     if col.kind == "flag":
         if pd.api.types.is_bool_dtype(raw.dtype):
-            table.frame = frame.assign(**{name: raw.astype(bool)})
+            table.frame = _with_column(frame, name, raw.astype(bool))
             return
         text = raw.astype("string").str.strip().str.lower()
         is_true = text.isin(_TRUE).to_numpy(dtype=bool)
         is_false = text.isin(_FALSE).to_numpy(dtype=bool)
-        table.frame = frame.assign(**{name: is_true})
+        table.frame = _with_column(frame, name, is_true)
         table.reject_rows(
             ~(is_true | is_false), schema.WRONG_DATATYPE, name, f"{name} is not true/false"
         )
@@ -427,11 +435,16 @@ def _categorical(col: pa.ChunkedArray) -> object:
     lookup of its dictionary (a few thousand values), written straight into place."""
     dictionaries = [chunk.dictionary.to_pandas() for chunk in col.chunks]
     categories = pd.Index(pd.concat(dictionaries, ignore_index=True).dropna().drop_duplicates())
-    codes = np.empty(len(col), dtype=np.int32)
+    # codes of the width pandas keeps for this many categories (int8 for a dozen months),
+    # so that the Categorical takes them as they are
+    width = next(
+        t for t in (np.int8, np.int16, np.int32, np.int64) if len(categories) < np.iinfo(t).max
+    )
+    codes = np.empty(len(col), dtype=width)
     start = 0
     for chunk, dictionary in zip(col.chunks, dictionaries, strict=True):  # per row group
         end = start + len(chunk)
-        lookup = np.append(categories.get_indexer(dictionary), -1).astype(np.int32)
+        lookup = np.append(categories.get_indexer(dictionary), -1).astype(width)
         indices = chunk.indices
         if indices.null_count:
             indices = indices.fill_null(len(dictionary))  # the trailing -1
@@ -682,8 +695,8 @@ def link_program(data: ProgramData, config: ProgramConfig) -> ProgramData:
     members = link_attribution(data.attribution, data.practices)
     risk = data.risk_scores
     assert config.risk is not None
-    risk.frame = risk.frame.assign(
-        member_code=members.codes(risk.frame[config.risk.member_id_column])
+    risk.frame = _with_column(
+        risk.frame, "member_code", members.codes(risk.frame[config.risk.member_id_column])
     )
     data.members = members
     if data.claims is not None:

@@ -56,7 +56,7 @@ def periods_from_year_month(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     Each distinct text is parsed once (a year of attribution has twelve).
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
-        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
+        codes, uniques = values.array.codes, values.cat.categories
     else:
         codes, uniques = pd.factorize(values)
     text = pd.Series(uniques).astype("string")

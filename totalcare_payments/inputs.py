@@ -202,10 +202,10 @@ def read_parts(
         # string keys arrive dictionary-encoded (pandas Categorical): one string per
         # distinct value instead of one per row
         strings = [n for n in columns if pa.types.is_string(file_schema.field(n).type)]
-        if whole:
-            yield 1, _frame(pq.read_table(path, columns=columns, read_dictionary=strings), spec)
-            return
         file = pq.ParquetFile(path, read_dictionary=strings)
+        if whole:  # one chunk per row group
+            yield 1, _frame(file.read(columns=columns), spec)
+            return
         first_row = 1
         for group in range(file.num_row_groups):
             table = file.read_row_group(group, columns=columns)
@@ -430,25 +430,37 @@ def _to_column(col: pa.ChunkedArray, *, in_place: bool = False) -> object:
 
 
 def _categorical(col: pa.ChunkedArray) -> object:
-    """A dictionary-encoded column as a Categorical. Each row group has its own dictionary;
-    the categories are their union, and each row group's codes are translated through a
-    lookup of its dictionary (a few thousand values), written straight into place."""
-    dictionaries = [chunk.dictionary.to_pandas() for chunk in col.chunks]
+    """A dictionary-encoded column as a Categorical. Each row group has its own dictionary
+    (most often the same values as the previous one); the categories are their union, and
+    each row group's codes are translated through a lookup of its dictionary (a few
+    thousand values), written straight into place."""
+    distinct: list[pa.Array] = []
+    for chunk in col.chunks:
+        if not distinct or not chunk.dictionary.equals(distinct[-1]):
+            distinct.append(chunk.dictionary)
+    dictionaries = [dictionary.to_pandas() for dictionary in distinct]
     categories = pd.Index(pd.concat(dictionaries, ignore_index=True).dropna().drop_duplicates())
     # codes of the width pandas keeps for this many categories (int8 for a dozen months),
     # so that the Categorical takes them as they are
     width = next(
         t for t in (np.int8, np.int16, np.int32, np.int64) if len(categories) < np.iinfo(t).max
     )
+    lookups = [np.append(categories.get_indexer(d), -1).astype(width) for d in dictionaries]
     codes = np.empty(len(col), dtype=width)
-    start = 0
-    for chunk, dictionary in zip(col.chunks, dictionaries, strict=True):  # per row group
+    start, which = 0, 0
+    for chunk in col.chunks:  # per row group
+        if not chunk.dictionary.equals(distinct[which]):
+            which += 1
         end = start + len(chunk)
-        lookup = np.append(categories.get_indexer(dictionary), -1).astype(width)
         indices = chunk.indices
         if indices.null_count:
-            indices = indices.fill_null(len(dictionary))  # the trailing -1
-        np.take(lookup, indices.to_numpy(zero_copy_only=False), out=codes[start:end], mode="clip")
+            indices = indices.fill_null(len(distinct[which]))  # the trailing -1
+        np.take(
+            lookups[which],
+            indices.to_numpy(zero_copy_only=False),
+            out=codes[start:end],
+            mode="clip",
+        )
         start = end
     return pd.Categorical.from_codes(codes, categories=categories, validate=False)
 

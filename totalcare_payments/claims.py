@@ -266,16 +266,19 @@ def member_costs(claims: Table, mm: MemberMonths) -> MemberCosts:
         never = member < 0
         cell *= mm.n_members
         cell += member
-        cell[outside | never] = n_cells
+        any_outside, any_never = bool(outside.any()), bool(never.any())
+        if any_outside or any_never:
+            cell[outside | never] = n_cells
         low, high = int(cell.min()), int(cell.max())
         if high - low < 4 * len(cell):  # a few months of cells: count them densely
             sums[low : high + 1] += np.bincount(cell - low, weights=paid, minlength=high - low + 1)
         else:
             np.add.at(sums, cell, paid)
         n_claims += len(cell)
-        n_outside += int(np.count_nonzero(outside))
+        n_outside += int(np.count_nonzero(outside)) if any_outside else 0
         n_unattributed += int(np.count_nonzero(unattributed[cell]))
-        dollars_never_attributed += float(np.sum(paid, where=never & ~outside))
+        if any_never:
+            dollars_never_attributed += float(np.sum(paid, where=never & ~outside))
     not_attributed = n_unattributed - n_outside
     claims.record_use(
         n_claims - n_outside - not_attributed,

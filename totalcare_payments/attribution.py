@@ -21,8 +21,9 @@ NO_PRACTICE = -1
 # Integer ids spanning at most this many times the number of rows get a direct lookup
 # table instead of hashing.
 _DENSE_SPAN = 8
-# member-months placed in the practice grid a block at a time (small index temporaries)
-_ENTRIES_PER_BLOCK = 1 << 20
+# Rows (member-months, claims) worked on at a time in whole-column steps: each slice's
+# temporaries stay a few MB and are reused.
+ROWS_PER_SLICE = 1 << 20
 
 
 class MemberIndex:
@@ -238,8 +239,8 @@ class MemberMonths:
         """
         by_month = np.full((self.n_months, self.n_members), NO_PRACTICE, dtype=np.int32)
         cells = by_month.reshape(-1)
-        for start in range(0, len(self.member), _ENTRIES_PER_BLOCK):  # blocks, not entries
-            block = slice(start, start + _ENTRIES_PER_BLOCK)
+        for start in range(0, len(self.member), ROWS_PER_SLICE):  # slices, not entries
+            block = slice(start, start + ROWS_PER_SLICE)
             cell = self.month[block].astype(np.intp)
             cell *= self.n_members
             cell += self.member[block]

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from . import schema
 from .attribution import (
     NO_PRACTICE,
+    ROWS_PER_SLICE,
     MemberIndex,
     MemberMonths,
     first_of_repeats,
@@ -77,8 +78,6 @@ class MemberCosts:
 CLAIM_COLUMNS = ["member_id", "period", "paid_amount"]
 # a claim_id range compact enough to mark the keys seen (2 per id) in a dense mask
 _DENSE_IDS_PER_ROW = 2
-# claims summed into member-months a block at a time: the block's temporaries stay small
-_CLAIMS_PER_BLOCK = 1 << 20
 
 
 def read_claims(path: str | Path) -> Table:
@@ -234,15 +233,15 @@ def link_claims(claims: Table, members: MemberIndex) -> None:
 
 def _claim_blocks(frame: pd.DataFrame) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Linked claims (member code, period, paid amount) in blocks of at most
-    ``_CLAIMS_PER_BLOCK`` rows, read in place from the row groups' arrays."""
+    ``ROWS_PER_SLICE`` rows, read in place from the row groups' arrays."""
     member = frame["member_code"].to_numpy()
     periods = number_chunks(frame["period"])
     paid = number_chunks(frame["paid_amount"])
     assert periods is not None and paid is not None, "claims are checked: no empty values"
     start = 0
     for period_chunk, paid_chunk in zip(periods, paid, strict=True):
-        for offset in range(0, len(period_chunk), _CLAIMS_PER_BLOCK):
-            end = offset + _CLAIMS_PER_BLOCK
+        for offset in range(0, len(period_chunk), ROWS_PER_SLICE):
+            end = offset + ROWS_PER_SLICE
             rows = slice(start + offset, start + min(end, len(period_chunk)))
             yield member[rows], period_chunk[offset:end], paid_chunk[offset:end]
         start += len(period_chunk)

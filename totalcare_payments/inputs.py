@@ -435,9 +435,11 @@ def _categorical(col: pa.ChunkedArray) -> object:
     each row group's codes are translated through a lookup of its dictionary (a few
     thousand values), written straight into place."""
     distinct: list[pa.Array] = []
+    dictionary_of_chunk = []  # position in distinct
     for chunk in col.chunks:
         if not distinct or not chunk.dictionary.equals(distinct[-1]):
             distinct.append(chunk.dictionary)
+        dictionary_of_chunk.append(len(distinct) - 1)
     dictionaries = [dictionary.to_pandas() for dictionary in distinct]
     categories = pd.Index(pd.concat(dictionaries, ignore_index=True).dropna().drop_duplicates())
     # codes of the width pandas keeps for this many categories (int8 for a dozen months),
@@ -447,10 +449,8 @@ def _categorical(col: pa.ChunkedArray) -> object:
     )
     lookups = [np.append(categories.get_indexer(d), -1).astype(width) for d in dictionaries]
     codes = np.empty(len(col), dtype=width)
-    start, which = 0, 0
-    for chunk in col.chunks:  # per row group
-        if not chunk.dictionary.equals(distinct[which]):
-            which += 1
+    start = 0
+    for chunk, which in zip(col.chunks, dictionary_of_chunk, strict=True):  # per row group
         end = start + len(chunk)
         indices = chunk.indices
         if indices.null_count:

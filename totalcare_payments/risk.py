@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import schema
-from .attribution import MemberMonths, attributed_member_months
+from .attribution import ROWS_PER_SLICE, MemberMonths, attributed_member_months
 from .config import RiskTerms
 from .errors import InputError, Problem
 from .inputs import ProgramData, Table
@@ -133,9 +133,6 @@ class RiskTotals:
         return round_half_up(avg, decimals)
 
 
-_SLICE = 1 << 20  # member-months counted at a time: temporaries stay a few MB
-
-
 def practice_month_cell(mm: MemberMonths, part: slice = slice(None)) -> np.ndarray:
     """Each member-month's cell ``practice x n_months + month``: the practice-major order
     of ``RiskTotals`` and of the CCF lines."""
@@ -150,8 +147,8 @@ def risk_totals(mm: MemberMonths, scores: MemberScores) -> RiskTotals:
     shape = (mm.n_practices, mm.n_months)
     member_months = np.zeros(shape[0] * shape[1], dtype=np.int64)
     score = np.zeros(shape[0] * shape[1])
-    for start in range(0, len(mm.member), _SLICE):  # slices of a million, not members
-        part = slice(start, start + _SLICE)
+    for start in range(0, len(mm.member), ROWS_PER_SLICE):  # slices, not members
+        part = slice(start, start + ROWS_PER_SLICE)
         group = practice_month_cell(mm, part)
         member_months += np.bincount(group, minlength=len(score))
         score += np.bincount(group, weights=scores.score[mm.member[part]], minlength=len(score))

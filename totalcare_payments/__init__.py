@@ -7,19 +7,40 @@ The Python API, for notebooks and scripts::
     data = load_inputs("sample_data", config)
     batch = compute_ccf(data, config, parse_month_range("2026-03"))
     batch.lines  # one payment line per practice per month; money in integer cents
+
+The names above are loaded on first use, so that importing a light module of the
+package (``memory``, ``readahead``, ``schema``) does not load pandas.
 """
 
+from __future__ import annotations
+
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 try:
     __version__ = version("totalcare-payments")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
-from .ccf import CcfBatch, compute_ccf
-from .config import ProgramConfig, load_config, parse_config
-from .inputs import ProgramData, load_inputs
-from .periods import format_period, parse_month_range, parse_year_month
+if TYPE_CHECKING:
+    from .ccf import CcfBatch, compute_ccf
+    from .config import ProgramConfig, load_config, parse_config
+    from .inputs import ProgramData, load_inputs
+    from .periods import format_period, parse_month_range, parse_year_month
+
+_PUBLIC = {
+    "CcfBatch": "ccf",
+    "compute_ccf": "ccf",
+    "ProgramConfig": "config",
+    "load_config": "config",
+    "parse_config": "config",
+    "ProgramData": "inputs",
+    "load_inputs": "inputs",
+    "format_period": "periods",
+    "parse_month_range": "periods",
+    "parse_year_month": "periods",
+}
 
 __all__ = [
     "CcfBatch",
@@ -34,3 +55,16 @@ __all__ = [
     "parse_month_range",
     "parse_year_month",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # loaded once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

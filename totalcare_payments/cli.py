@@ -17,7 +17,6 @@ import typer
 from . import console
 from .config import DEFAULT_CONFIG
 from .errors import InputError, TotalcareError
-from .memory import keep_freed_memory
 from .mssp_cli import mssp_check
 from .periods import parse_month_range, parse_year_month
 from .scenarios_cli import scenarios
@@ -194,14 +193,14 @@ app.command()(scenarios)
 
 
 def main() -> None:  # pragma: no cover - console script entry
-    """The console script: the command, then a hard exit once its output is flushed.
+    """The command, then a hard exit once its output is flushed (the console script,
+    ``startup.main``, runs this after its start-up settings).
 
     Tearing down the interpreter (pandas, Arrow and every array still referenced) takes
     a noticeable part of a short batch run and has nothing left to do: outputs are
     written, closed and renamed into place before the command returns. Like mypy, the
     script exits without it.
     """
-    keep_freed_memory()
     try:
         app()
         code = 0
@@ -215,7 +214,9 @@ def main() -> None:  # pragma: no cover - console script entry
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    from .startup import main as start
+
+    start()
 
 
 @app.command()

@@ -27,7 +27,8 @@ from .audit import file_sha256
 from .config import ProgramConfig
 from .errors import InputError, Problem
 from .periods import format_period, periods_from_dates, periods_from_year_month
-from .schema import Column, TableSpec
+from .readahead import open_parquet, take
+from .schema import Column, TableSpec, find_table
 
 if TYPE_CHECKING:
     from .attribution import MemberIndex
@@ -198,17 +199,17 @@ def read_parts(
                 ),
             )
             return
-        file_schema = pq.read_schema(path)
-        # string keys arrive dictionary-encoded (pandas Categorical): one string per
-        # distinct value instead of one per row
-        strings = [n for n in columns if pa.types.is_string(file_schema.field(n).type)]
-        file = pq.ParquetFile(path, read_dictionary=strings)
+        file = open_parquet(path, columns)
+        groups = (  # decoded by the read-ahead if it got there first
+            take(path, columns, group) or file.read_row_group(group, columns=columns)
+            for group in range(file.num_row_groups)
+        )
         if whole:  # one chunk per row group
-            yield 1, _frame(file.read(columns=columns), spec)
+            tables = list(groups)
+            yield 1, _frame(pa.concat_tables(tables) if tables else file.read(columns), spec)
             return
         first_row = 1
-        for group in range(file.num_row_groups):
-            table = file.read_row_group(group, columns=columns)
+        for table in groups:
             rows = table.num_rows
             yield first_row, _frame(table, spec)
             first_row += rows
@@ -605,15 +606,6 @@ class ProgramData:
             for t in (self.practices, self.attribution, self.risk_scores, self.claims, self.quality)
             if t is not None
         ]
-
-
-def find_table(data_dir: Path, stem: str) -> Path:
-    """The conventional file of a data folder: ``stem.parquet``, else ``stem.csv``."""
-    for suffix in (".parquet", ".csv"):
-        candidate = data_dir / f"{stem}{suffix}"
-        if candidate.exists():
-            return candidate
-    return data_dir / f"{stem}.parquet"
 
 
 def load_inputs(

@@ -12,7 +12,9 @@ from the heap and stay with the process when freed (up to 2 GB of them), and Arr
 through the same heap, so a column buffer freed after reading is reused by the next
 array. Freed blocks are reused rather than kept in addition, so the peak grows only by
 what fragmentation leaves unused; memory freed before the peak is simply not returned
-to the system early.
+to the system early. All threads allocate from that one heap (one malloc arena), so
+the threads that read files reuse what the main thread freed instead of each growing a
+heap of its own.
 
 It also stops numpy from asking the kernel for transparent huge pages for large arrays
 (numpy's ``NUMPY_MADVISE_HUGEPAGE=0``): where the kernel compacts memory on demand to find
@@ -34,6 +36,7 @@ import sys
 _M_TRIM_THRESHOLD = -1
 _M_TOP_PAD = -2
 _M_MMAP_MAX = -4
+_M_ARENA_MAX = -8  # one arena: every thread shares the heap
 _TRIM_THRESHOLD = 2**31 - 1  # keep up to 2 GB free at the heap's top while running
 _TOP_PAD = 16 << 20  # grow the heap 16 MB at a time
 
@@ -58,6 +61,7 @@ def keep_freed_memory() -> bool:
             (_M_MMAP_MAX, 0),
             (_M_TRIM_THRESHOLD, _TRIM_THRESHOLD),
             (_M_TOP_PAD, _TOP_PAD),
+            (_M_ARENA_MAX, 1),
         )
     )
     if changed:

@@ -7,6 +7,7 @@ and the README's input table documents the same names.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 Kind = Literal["id", "text", "number", "year_month", "date", "year", "flag"]
@@ -134,3 +135,12 @@ PRACTICE_SUMMARY = TableSpec(
     ),
     unique=("practice_id",),
 )
+
+
+def find_table(data_dir: Path, stem: str) -> Path:
+    """The conventional file of a data folder: ``stem.parquet``, else ``stem.csv``."""
+    for suffix in (".parquet", ".csv"):
+        candidate = data_dir / f"{stem}{suffix}"
+        if candidate.exists():
+            return candidate
+    return data_dir / f"{stem}.parquet"

@@ -3,8 +3,9 @@
     python benchmarks/peer_engine.py DATA_DIR OUT.parquet [--config CONFIG.toml]
 
 Uses the public API only, with the start-up the ``totalcare`` command makes before it
-loads the program (``startup.main``): the memory settings (``memory.keep_freed_memory``)
-and the read-ahead of attribution and claims (``readahead.read_ahead_inputs``). The input tables are read and checked once (``load_inputs``
+loads the program (``startup.main``): the batch process settings (``startup.start_batch``:
+no BLAS worker threads, ``memory.keep_freed_memory``) and the read-ahead of attribution
+and claims (``readahead.read_ahead_inputs``). The input tables are read and checked once (``load_inputs``
 with claims and quality), then one CCF batch covering the twelve months and the
 settlement are computed from them, as a year-end run would. The checks move bad rows
 to rejects and exclude rows outside the run; the generated data has no bad rows and
@@ -27,8 +28,7 @@ T0 = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peers import peer_arguments  # noqa: E402
 
-from totalcare_payments.memory import keep_freed_memory  # noqa: E402
-from totalcare_payments.readahead import read_ahead_inputs  # noqa: E402
+from totalcare_payments.startup import read_ahead_inputs, start_batch  # noqa: E402
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -93,7 +93,7 @@ def full_year(data_dir: Path, config_path: Path) -> tuple[pd.DataFrame, dict[str
 
 
 def main() -> None:
-    keep_freed_memory()  # the totalcare command's start-up, before the program is loaded
+    start_batch()  # the totalcare command's start-up, before the program is loaded
     args = peer_arguments(__doc__ or "")
     read_ahead_inputs(args.data, with_claims=True)
     t = time.perf_counter()

@@ -35,7 +35,6 @@ import tempfile
 import time
 import tomllib
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -379,6 +378,8 @@ def machine() -> dict:
                 memory_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
     except OSError:
         pass
+    from importlib import metadata  # here: every peer script imports this module
+
     versions = {"python": platform.python_version()}
     for package in ("pandas", "numpy", "pyarrow", "duckdb", "polars", "totalcare-payments"):
         try:

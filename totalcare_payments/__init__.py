@@ -8,20 +8,14 @@ The Python API, for notebooks and scripts::
     batch = compute_ccf(data, config, parse_month_range("2026-03"))
     batch.lines  # one payment line per practice per month; money in integer cents
 
-The names above are loaded on first use, so that importing a light module of the
-package (``memory``, ``readahead``, ``schema``) does not load pandas.
+The names above (and ``__version__``) are loaded on first use, so that importing a
+light module of the package (``memory``, ``readahead``, ``schema``) does not load pandas.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
-
-try:
-    __version__ = version("totalcare-payments")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
 
 if TYPE_CHECKING:
     from .ccf import CcfBatch, compute_ccf
@@ -58,6 +52,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
+    if name == "__version__":
+        globals()[name] = _version()
+        return globals()[name]
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -66,5 +63,14 @@ def __getattr__(name: str) -> object:
     return value
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("totalcare-payments")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0.0.0"
+
+
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_PUBLIC])
+    return sorted([*globals(), *_PUBLIC, "__version__"])

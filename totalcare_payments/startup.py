@@ -1,19 +1,28 @@
 """The ``totalcare`` console script: process settings and read-ahead, then the command.
 
 Before the program itself is loaded (pandas and the rest take about half a second on
-one core), the script sets the memory settings of a batch process
-(``memory.keep_freed_memory``) and, for a ``ccf`` or ``settle`` run on a data folder,
-starts decoding that folder's large tables on the other core (``readahead``). It only
-peeks at the options it needs for that; the command line is parsed, checked and run by
-``cli`` as usual, and a guess that misses costs only the read-ahead.
+one core), the script makes the settings of a batch process and, for a ``ccf`` or
+``settle`` run on a data folder, starts decoding that folder's large tables on the
+other core (``readahead``). It only peeks at the options it needs for that; the command
+line is parsed, checked and run by ``cli`` as usual, and a guess that misses costs only
+the read-ahead.
+
+The settings: numpy's linear-algebra library (OpenBLAS) starts worker threads when numpy
+is loaded, and they spin for a while on the core the read-ahead uses; the engine does no
+matrix algebra, so a batch runs without them (``OPENBLAS_NUM_THREADS=1`` unless set
+otherwise). This is set as this module is loaded, before Arrow loads numpy. Then the
+memory settings (``memory.keep_freed_memory``).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-from .memory import keep_freed_memory
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from .memory import keep_freed_memory  # after the setting: Arrow loads numpy
 from .readahead import read_ahead_inputs
 
 # the commands that read member-level tables, and whether they read claims
@@ -49,8 +58,14 @@ def read_ahead_for(args: list[str]) -> None:
     )
 
 
-def main() -> None:  # pragma: no cover - console script entry
+def start_batch() -> None:
+    """The settings of a batch process (see the module's docstring); a script that runs
+    the engine as the command does imports this module first and calls this."""
     keep_freed_memory()
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    start_batch()
     read_ahead_for(sys.argv[1:])
     from .cli import main as run_command
 

@@ -54,7 +54,7 @@ def _assert_same_year(a: dict[str, object], b: dict[str, object]) -> None:
 def test_read_ahead_gives_the_same_year(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     plain = _year(folder)
     served = _served(monkeypatch)
-    monkeypatch.setattr(readahead, "GROUPS_AHEAD", 1000)  # room for every group
+    monkeypatch.setattr(readahead, "MEMORY_AHEAD", 1 << 40)  # room for every group
     thread = read_ahead_inputs(folder, with_claims=True)
     assert thread is not None
     thread.join()  # everything decoded before the program reads it
@@ -72,7 +72,7 @@ def test_reader_and_read_ahead_share_the_groups(
     """With little room ahead, the reader catches up and reads some groups itself while
     read-ahead decodes others; no group is decoded twice and the year is the same."""
     plain = _year(folder)
-    monkeypatch.setattr(readahead, "GROUPS_AHEAD", 2)
+    monkeypatch.setattr(readahead, "MEMORY_AHEAD", 1)
     served = _served(monkeypatch)
     decodes: Counter = Counter()
     read_row_group = pq.ParquetFile.read_row_group
@@ -92,7 +92,7 @@ def test_reader_and_read_ahead_share_the_groups(
 
 
 def test_a_changed_file_is_read_again(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readahead, "GROUPS_AHEAD", 1000)
+    monkeypatch.setattr(readahead, "MEMORY_AHEAD", 1 << 40)
     thread = read_ahead_inputs(folder, with_claims=True)
     assert thread is not None
     thread.join()
@@ -105,7 +105,7 @@ def test_a_changed_file_is_read_again(folder: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_other_columns_are_read_again(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readahead, "GROUPS_AHEAD", 1000)
+    monkeypatch.setattr(readahead, "MEMORY_AHEAD", 1 << 40)
     thread = readahead.read_ahead([(folder / "claims.parquet", inputs.schema.CLAIMS)])
     assert thread is not None
     thread.join()
@@ -117,9 +117,9 @@ def test_other_columns_are_read_again(folder: Path, monkeypatch: pytest.MonkeyPa
 def test_a_file_nobody_reads_does_not_hold_up_the_next(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Read-ahead stops GROUPS_AHEAD groups into a file nobody reads; the next file is
-    then read by its reader, without waiting."""
-    monkeypatch.setattr(readahead, "GROUPS_AHEAD", 2)
+    """Read-ahead stops once MEMORY_AHEAD is taken by a file nobody reads; the next file
+    is then read by its reader, without waiting."""
+    monkeypatch.setattr(readahead, "MEMORY_AHEAD", 1)
     plain = read_claims(folder / "claims.parquet")
     read_ahead_inputs(folder, with_claims=True)  # attribution first: never read here
     result: list[object] = []
@@ -132,7 +132,7 @@ def test_a_file_nobody_reads_does_not_hold_up_the_next(
 
 
 def test_a_damaged_file_gives_the_same_error(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readahead, "GROUPS_AHEAD", 1000)
+    monkeypatch.setattr(readahead, "MEMORY_AHEAD", 1 << 40)
     path = folder / "claims.parquet"
     data = bytearray(path.read_bytes())
     middle = len(data) // 2

@@ -26,8 +26,9 @@ import pyarrow.parquet as pq
 
 from .schema import ATTRIBUTION, CLAIMS, TableSpec, find_table
 
-# decoded row groups waiting to be taken, per file: bounds the memory read-ahead holds
-GROUPS_AHEAD = 8
+# the decoded row groups waiting to be taken, over all files, stay under this many bytes
+# (a million members' claims take about 340 MB); a file nobody reads holds no more
+MEMORY_AHEAD = 512 << 20
 
 
 def open_parquet(path: Path, columns: list[str]) -> pq.ParquetFile:
@@ -61,11 +62,11 @@ class _File:
     groups: dict[int, pa.Table] = field(default_factory=dict)  # decoded, not yet taken
     claimed: set[int] = field(default_factory=set)  # taken, or left to the reader
     decoding: int = -1
-    state: threading.Condition = field(default_factory=threading.Condition)
 
 
 _files: dict[tuple[str, int, int], _File] = {}
-_lock = threading.Lock()
+_state = threading.Condition()  # guards _files, every _File and _held
+_held = 0  # bytes of decoded groups not yet taken
 
 
 def read_ahead(files: Iterable[tuple[Path, TableSpec]]) -> threading.Thread | None:
@@ -83,7 +84,7 @@ def read_ahead(files: Iterable[tuple[Path, TableSpec]]) -> threading.Thread | No
             key = _identity(path)
         except (OSError, pa.ArrowException):
             continue
-        with _lock:
+        with _state:
             _files[key] = entry
         queue.append((file, entry))
     if not queue:
@@ -98,12 +99,15 @@ def _decode(queue: list[tuple[pq.ParquetFile, _File]]) -> None:
         _decode_file(file, entry)
 
 
+def _room() -> bool:
+    return _held < MEMORY_AHEAD
+
+
 def _decode_file(file: pq.ParquetFile, entry: _File) -> None:
+    global _held
     for group in range(entry.n_groups):
-        with entry.state:
-            # at most GROUPS_AHEAD decoded and not yet taken (a file nobody reads holds
-            # no more than that)
-            entry.state.wait_for(lambda: len(entry.groups) < GROUPS_AHEAD)
+        with _state:
+            _state.wait_for(_room)
             if group in entry.claimed:
                 continue
             entry.decoding = group
@@ -111,13 +115,14 @@ def _decode_file(file: pq.ParquetFile, entry: _File) -> None:
             table = file.read_row_group(group, columns=entry.columns, use_threads=False)
         except (OSError, pa.ArrowException):
             table = None  # the reader meets the problem itself
-        with entry.state:
+        with _state:
             if table is not None:
                 entry.groups[group] = table
+                _held += table.nbytes
             else:
                 entry.claimed.update(range(group, entry.n_groups))
             entry.decoding = -1
-            entry.state.notify_all()
+            _state.notify_all()
         if table is None:
             return
 
@@ -126,23 +131,23 @@ def take(path: Path, columns: list[str], group: int) -> pa.Table | None:
     """Row group ``group`` of the file as read ahead (waiting for it while it is being
     decoded), or None when the reader is to read it: the file was not read ahead with
     these columns, or the group is not decoded yet. A group is handed out once."""
+    global _held
     try:
         key = _identity(path)
     except OSError:
         return None
-    with _lock:
+    with _state:
         entry = _files.get(key)
-    if entry is None or entry.columns != columns or not 0 <= group < entry.n_groups:
-        return None
-    with entry.state:
-        entry.state.wait_for(lambda: entry.decoding != group)
+        if entry is None or entry.columns != columns or not 0 <= group < entry.n_groups:
+            return None
+        _state.wait_for(lambda: entry.decoding != group)
         table = entry.groups.pop(group, None)
         entry.claimed.add(group)
-        entry.state.notify_all()
-    if len(entry.claimed) == entry.n_groups:  # all handed out or left to the reader
-        with _lock:
-            if _files.get(key) is entry:
-                del _files[key]
+        if table is not None:
+            _held -= table.nbytes
+        if len(entry.claimed) == entry.n_groups:  # all handed out or left to the reader
+            del _files[key]
+        _state.notify_all()
     return table
 
 

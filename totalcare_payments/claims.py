@@ -202,7 +202,10 @@ class _ClaimKeys:
             return first_of_repeats(codes.astype(np.int64) * 2 + negative)
         if low < self.low or high >= self.low + len(self.seen) // 2:
             self._cover(low, high)  # statistics that missed a value
-        key = np.concatenate([chunk - self.low for chunk in chunks])
+        if len(chunks) == 1:  # a row group: one chunk, no concatenated copy
+            key = np.subtract(chunks[0], self.low)
+        else:
+            key = np.concatenate([chunk - self.low for chunk in chunks])
         key *= 2
         key += negative
         before = self.seen[key]

@@ -125,7 +125,10 @@ def _periods_from_days(days: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     start = 0
     for chunk in days.chunks:  # a loop over row groups, not rows
         end = start + len(chunk)
-        day = chunk.cast(pa.int32()).fill_null(first).to_numpy(zero_copy_only=False)
+        day = chunk.cast(pa.int32())
+        if chunk.null_count:  # a copy with the nulls filled, only when there are any
+            day = day.fill_null(first)
+        day = day.to_numpy(zero_copy_only=False)
         if calendar is not None:
             period[start:end] = calendar[day - np.int32(first)]
         else:  # centuries of dates: let numpy's calendar do it

@@ -67,6 +67,7 @@ class _File:
 _files: dict[tuple[str, int, int], _File] = {}
 _state = threading.Condition()  # guards _files, every _File and _held
 _held = 0  # bytes of decoded groups not yet taken
+_reading = False  # whether the program reads yet (it has taken a group or claimed one)
 
 
 def read_ahead(files: Iterable[tuple[Path, TableSpec]]) -> threading.Thread | None:
@@ -111,8 +112,11 @@ def _decode_file(file: pq.ParquetFile, entry: _File) -> None:
             if group in entry.claimed:
                 continue
             entry.decoding = group
-        try:  # one thread: the other core keeps the program starting up
-            table = file.read_row_group(group, columns=entry.columns, use_threads=False)
+            # one thread while the program is still starting up on the other core;
+            # Arrow's threads once the program reads, which may be waiting for this group
+            threads = _reading
+        try:
+            table = file.read_row_group(group, columns=entry.columns, use_threads=threads)
         except (OSError, pa.ArrowException):
             table = None  # the reader meets the problem itself
         with _state:
@@ -131,7 +135,7 @@ def take(path: Path, columns: list[str], group: int) -> pa.Table | None:
     """Row group ``group`` of the file as read ahead (waiting for it while it is being
     decoded), or None when the reader is to read it: the file was not read ahead with
     these columns, or the group is not decoded yet. A group is handed out once."""
-    global _held
+    global _held, _reading
     try:
         key = _identity(path)
     except OSError:
@@ -140,6 +144,7 @@ def take(path: Path, columns: list[str], group: int) -> pa.Table | None:
         entry = _files.get(key)
         if entry is None or entry.columns != columns or not 0 <= group < entry.n_groups:
             return None
+        _reading = True
         _state.wait_for(lambda: entry.decoding != group)
         table = entry.groups.pop(group, None)
         entry.claimed.add(group)

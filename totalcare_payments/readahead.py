@@ -86,6 +86,8 @@ def read_ahead(files: Iterable[tuple[Path, TableSpec]]) -> threading.Thread | No
         except (OSError, pa.ArrowException):
             continue
         with _state:
+            if key in _files:  # already being read ahead
+                continue
             _files[key] = entry
         queue.append((file, entry))
     if not queue:

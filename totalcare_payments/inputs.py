@@ -449,6 +449,7 @@ def _categorical(col: pa.ChunkedArray) -> object:
         t for t in (np.int8, np.int16, np.int32, np.int64) if len(categories) < np.iinfo(t).max
     )
     lookups = [np.append(categories.get_indexer(d), -1).astype(width) for d in dictionaries]
+    identity = [np.array_equal(lookup[:-1], np.arange(len(lookup) - 1)) for lookup in lookups]
     codes = np.empty(len(col), dtype=width)
     start = 0
     for chunk, which in zip(col.chunks, dictionary_of_chunk, strict=True):  # per row group
@@ -456,12 +457,15 @@ def _categorical(col: pa.ChunkedArray) -> object:
         indices = chunk.indices
         if indices.null_count:
             indices = indices.fill_null(len(distinct[which]))  # the trailing -1
-        np.take(
-            lookups[which],
-            indices.to_numpy(zero_copy_only=False),
-            out=codes[start:end],
-            mode="clip",
-        )
+        if identity[which] and not chunk.null_count:  # the dictionary is the categories
+            codes[start:end] = indices.to_numpy(zero_copy_only=False)
+        else:
+            np.take(
+                lookups[which],
+                indices.to_numpy(zero_copy_only=False),
+                out=codes[start:end],
+                mode="clip",
+            )
         start = end
     return pd.Categorical.from_codes(codes, categories=categories, validate=False)
 

@@ -64,6 +64,16 @@ def periods_from_year_month(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     year = pd.to_numeric(text.str.slice(0, 4), errors="coerce").to_numpy(dtype="float64")
     month = pd.to_numeric(text.str.slice(5, 7), errors="coerce").to_numpy(dtype="float64")
     unique_period = np.where(ok, (year - 1970) * 12 + month - 1, -1).astype(np.int32)
+    first = int(unique_period[0]) if len(unique_period) else -1
+    if first >= 0 and np.array_equal(unique_period, first + np.arange(len(unique_period))):
+        # consecutive months in code order (a year of attribution, as written): the
+        # period is the code plus the first month, no gather
+        period = codes.astype(np.int32)
+        period += first
+        empty = codes < 0
+        if empty.any():
+            period[empty] = -1
+        return period, empty
     # code -1 (empty) indexes the trailing -1: one gather, no per-row parsing
     period = np.append(unique_period, np.int32(-1))[codes]
     return period, period < 0

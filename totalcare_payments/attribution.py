@@ -7,7 +7,6 @@ member's practice in a month is one lookup in a dense ``members x months`` array
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -15,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .inputs import Table, id_chunks
+from .inputs import Table, has_repeats, id_chunks
 
 NO_PRACTICE = -1
 # Integer ids spanning at most this many times the number of rows get a direct lookup
@@ -120,17 +119,6 @@ def repeated_keys(key: np.ndarray, n_keys: int | None = None) -> np.ndarray:
         counts = np.bincount(key, minlength=n_keys)
         return counts[key] > 1
     return pd.Series(key).duplicated(keep=False).to_numpy()
-
-
-def has_repeats(key: np.ndarray | Iterable[np.ndarray], n_keys: int) -> bool:
-    """Whether any key in ``0..n_keys-1`` appears twice: one pass marking the keys seen.
-    ``key`` may come in parts (one per row group), marked one after the other."""
-    seen = np.zeros(n_keys, dtype=bool)
-    rows = 0
-    for part in [key] if isinstance(key, np.ndarray) else key:
-        seen[part] = True
-        rows += len(part)
-    return int(np.count_nonzero(seen)) < rows
 
 
 def first_of_repeats(key: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ the run is the caller's policy (``policy.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -533,7 +533,7 @@ def check_table(
     )
     for col in spec.columns:
         _check_column(table, col)
-    if spec.unique:
+    if spec.unique and _may_repeat(table.frame, spec.unique):
         dup = table.frame.duplicated(list(spec.unique), keep="first").to_numpy()
         table.reject_rows(
             dup,
@@ -542,6 +542,30 @@ def check_table(
             f"a second row for the same {', '.join(spec.unique)}",
         )
     return table
+
+
+def _may_repeat(frame: pd.DataFrame, key: tuple[str, ...]) -> bool:
+    """False when the key is one integer id column over a compact range whose values are
+    all distinct (one pass marking the values seen, no hashing); True otherwise."""
+    chunks = id_chunks(frame[key[0]]) if len(key) == 1 and len(frame) else None
+    if not chunks:
+        return True
+    low = min(int(chunk.min()) for chunk in chunks)
+    span = max(int(chunk.max()) for chunk in chunks) - low + 1
+    if span > 4 * len(frame) + 1024:
+        return True
+    return has_repeats((chunk - low for chunk in chunks), span)
+
+
+def has_repeats(key: np.ndarray | Iterable[np.ndarray], n_keys: int) -> bool:
+    """Whether any key in ``0..n_keys-1`` appears twice: one pass marking the keys seen.
+    ``key`` may come in parts (one per row group), marked one after the other."""
+    seen = np.zeros(n_keys, dtype=bool)
+    rows = 0
+    for part in [key] if isinstance(key, np.ndarray) else key:
+        seen[part] = True
+        rows += len(part)
+    return int(np.count_nonzero(seen)) < rows
 
 
 def program_from_frames(

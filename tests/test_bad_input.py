@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -42,6 +43,31 @@ def test_missing_file(data: Path):
     code, out = ccf(data)
     assert code == 2
     assert "MISSING_FILE" in out and "no attribution.parquet or attribution.csv" in out
+
+
+@pytest.mark.parametrize("broken", ["missing", "unreadable", "unknown practices"])
+def test_settle_with_broken_attribution_does_not_wait_on_claims(data: Path, broken: str):
+    """Claims are read and coded on a second thread, which waits for the members that
+    linking attribution gives it; when attribution cannot be linked, the load must
+    still end with the problem, not wait."""
+    path = data / "attribution.csv"
+    if broken == "missing":
+        path.unlink()
+    elif broken == "unreadable":
+        path.write_bytes(b"\xff\xfe not a csv \x00")
+    else:
+        edit(path, lambda f: f.assign(practice_id="NOT-A-PRACTICE"))
+    outcome: list[tuple[int, str]] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(
+            run("settle", "--year", "2026", "--data", data, "--out", data.parent / "out")
+        )
+    )
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive(), "the load waited for members that never came"
+    code, out = outcome[0]
+    assert code == 2, out
 
 
 def test_misspelled_column_names_what_exists(data: Path):

@@ -9,6 +9,7 @@ the run is the caller's policy (``policy.py``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -669,8 +670,6 @@ def load_inputs(
         specs.append(("claims", schema.CLAIMS, claims))
     if with_quality:
         specs.append(("quality", schema.QUALITY, quality))
-    from .claims import read_claims
-
     tables: dict[str, Table] = {}
     problems: list[Problem] = []
     paths = {}
@@ -686,35 +685,89 @@ def load_inputs(
             )
         else:
             paths[key] = path
+    members = _Handover()
     with ThreadPoolExecutor(max_workers=1) as background:
         # The claims file, the largest, is read and checked in the background (Arrow and
         # most array arithmetic work outside the interpreter lock) while the other tables
-        # are read, checked and linked.
-        claims_read = background.submit(read_claims, paths["claims"]) if "claims" in paths else None
-        for key, spec, _ in specs:
-            if key in paths and key != "claims":
-                try:
-                    tables[key] = read_table(paths[key], spec)
-                except InputError as exc:
-                    problems.extend(exc.problems)
-        data = None if problems else link_program(ProgramData(**tables), config)
+        # are read, checked and linked; the claims' members are coded there too, as soon
+        # as attribution has given the program's members.
+        claims_read = (
+            background.submit(_read_and_link_claims, paths["claims"], members)
+            if "claims" in paths
+            else None
+        )
+        try:
+            for key, spec, _ in specs:
+                if key in paths and key != "claims":
+                    try:
+                        tables[key] = read_table(paths[key], spec)
+                    except InputError as exc:
+                        problems.extend(exc.problems)
+            data = (
+                None
+                if problems
+                else link_program(ProgramData(**tables), config, on_members=members.give)
+            )
+        finally:
+            members.close()  # the claims thread never waits for members that will not come
         if claims_read is not None:
             try:
-                claims_table = claims_read.result()
+                claims_table, linked = claims_read.result()
             except InputError as exc:
                 problems.extend(exc.problems)
     if problems or data is None:
         order = [spec.name for _, spec, _ in specs]  # report problems in the tables' order
         raise InputError(sorted(problems, key=lambda p: order.index(p.table)))
     if claims_read is not None:
-        link_claims_of(data, claims_table)
+        if linked:
+            data.claims = claims_table
+        else:
+            link_claims_of(data, claims_table)
     return data
 
 
-def link_program(data: ProgramData, config: ProgramConfig) -> ProgramData:
+class _Handover:
+    """The program's members, handed from the thread that links attribution to the thread
+    that reads claims: given once, or closed without them."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Event()
+        self.members: MemberIndex | None = None
+
+    def give(self, members: MemberIndex) -> None:
+        self.members = members
+        self._ready.set()
+
+    def close(self) -> None:
+        self._ready.set()
+
+    def wait(self) -> MemberIndex | None:
+        self._ready.wait()
+        return self.members
+
+
+def _read_and_link_claims(path: Path, members: _Handover) -> tuple[Table, bool]:
+    """Read and check the claims, then code their members when the program's are given."""
+    from .claims import link_claims, read_claims
+
+    claims = read_claims(path)
+    index = members.wait()
+    if index is None:
+        return claims, False
+    link_claims(claims, index)
+    return claims, True
+
+
+def link_program(
+    data: ProgramData,
+    config: ProgramConfig,
+    *,
+    on_members: Callable[[MemberIndex], None] | None = None,
+) -> ProgramData:
     """The checks across tables, done once at load: practice tiers, attribution against
     practices (unknown practices, conflicting and repeated member-months), and members
-    coded in attribution, risk scores and claims."""
+    coded in attribution, risk scores and claims. ``on_members`` is given the program's
+    members as soon as attribution is linked."""
     from .attribution import link_attribution
 
     tiers = data.practices.frame["tier"]
@@ -725,6 +778,8 @@ def link_program(data: ProgramData, config: ProgramConfig) -> ProgramData:
         f"tier is not one of the config's program.tiers {config.program.tiers}",
     )
     members = link_attribution(data.attribution, data.practices)
+    if on_members is not None:
+        on_members(members)
     risk = data.risk_scores
     assert config.risk is not None
     risk.frame = _with_column(

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from test_row_groups import _year, program  # noqa: F401 (the module's program fixture)
@@ -188,3 +189,50 @@ def test_start_up_modules_do_not_load_pandas() -> None:
         "assert 'pandas' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_decode_that_fails_in_any_way_leaves_the_group_to_the_reader(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever a decode on the read-ahead thread raises, the reader does not wait on
+    that group: it reads it (and the rest of the file) itself."""
+    plain = read_claims(folder / "claims.parquet")
+    read_row_group = pq.ParquetFile.read_row_group
+
+    def failing(self: pq.ParquetFile, i: int, *args: object, **kwargs: object) -> object:
+        if threading.current_thread().name == "read-ahead" and i == 3:
+            raise RuntimeError("not an Arrow error")
+        return read_row_group(self, i, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", failing)
+    monkeypatch.setattr(readahead, "MEMORY_AHEAD", 1 << 40)
+    thread = readahead.read_ahead([(folder / "claims.parquet", inputs.schema.CLAIMS)])
+    assert thread is not None
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    result: list[object] = []
+    reader = threading.Thread(target=lambda: result.append(read_claims(folder / "claims.parquet")))
+    reader.start()
+    reader.join(timeout=120)
+    assert not reader.is_alive(), "the reader waited on a group whose decode had failed"
+    pd.testing.assert_frame_equal(result[0].frame, plain.frame)
+
+
+def test_a_file_read_ahead_cannot_open_is_left_to_the_reader(tmp_path: Path) -> None:
+    """A Parquet file with a repeated column name: read-ahead skips it without raising,
+    and reading it reports the problem as it would without read-ahead."""
+    path = tmp_path / "attribution.parquet"
+    column = pa.array([1, 2], pa.int64())
+    pq.write_table(pa.Table.from_arrays([column, column], names=["member_id", "member_id"]), path)
+    assert readahead.read_ahead([(path, inputs.schema.ATTRIBUTION)]) is None
+    with pytest.raises(InputError):
+        inputs.read_table(path, inputs.schema.ATTRIBUTION)
+
+
+def test_the_package_names_and_submodules_load_on_first_use() -> None:
+    import totalcare_payments as package
+
+    assert package.inputs.load_inputs is package.load_inputs
+    assert len(dir(package)) == len(set(dir(package)))
+    with pytest.raises(AttributeError):
+        package.no_such_name  # noqa: B018

@@ -56,8 +56,11 @@ def __getattr__(name: str) -> object:
         globals()[name] = _version()
         return globals()[name]
     module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if module is None:  # a submodule, as ``totalcare_payments.inputs``
+        try:
+            return import_module(f".{name}", __name__)
+        except ModuleNotFoundError:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
     value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value  # loaded once
     return value
@@ -73,4 +76,4 @@ def _version() -> str:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_PUBLIC, "__version__"])
+    return sorted({*globals(), *_PUBLIC, "__version__"})

@@ -754,6 +754,8 @@ def _read_and_link_claims(path: Path, members: _Handover) -> tuple[Table, bool]:
     index = members.wait()
     if index is None:
         return claims, False
+    # the main thread codes risk scores with the same index meanwhile: coding only reads it
+    # (its hash index, if any, was built when attribution was coded, before the handover)
     link_claims(claims, index)
     return claims, True
 

@@ -79,11 +79,11 @@ def read_ahead(files: Iterable[tuple[Path, TableSpec]]) -> threading.Thread | No
         try:
             if Path(path).suffix.lower() != ".parquet":
                 continue
+            key = _identity(path)  # before opening: a file replaced since is not taken
             columns = spec_columns(path, spec)
             file = open_parquet(path, columns)
             entry = _File(columns=columns, n_groups=file.num_row_groups)
-            key = _identity(path)
-        except (OSError, pa.ArrowException):
+        except Exception:  # read later as usual, which reports the problem
             continue
         with _state:
             if key in _files:  # already being read ahead
@@ -117,18 +117,20 @@ def _decode_file(file: pq.ParquetFile, entry: _File) -> None:
             # one thread while the program is still starting up on the other core;
             # Arrow's threads once the program reads, which may be waiting for this group
             threads = _reading
+        table = None
         try:
             table = file.read_row_group(group, columns=entry.columns, use_threads=threads)
-        except (OSError, pa.ArrowException):
-            table = None  # the reader meets the problem itself
-        with _state:
-            if table is not None:
-                entry.groups[group] = table
-                _held += table.nbytes
-            else:
-                entry.claimed.update(range(group, entry.n_groups))
-            entry.decoding = -1
-            _state.notify_all()
+        except Exception:  # the reader reads this group and meets the problem itself
+            pass
+        finally:  # whatever happened, the reader never waits on this group again
+            with _state:
+                if table is not None:
+                    entry.groups[group] = table
+                    _held += table.nbytes
+                else:
+                    entry.claimed.update(range(group, entry.n_groups))
+                entry.decoding = -1
+                _state.notify_all()
         if table is None:
             return
 

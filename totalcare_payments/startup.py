@@ -17,6 +17,7 @@ otherwise). This is set as this module is loaded, before Arrow loads numpy. Then
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -73,7 +74,8 @@ def start_batch() -> None:
 
 def main() -> None:  # pragma: no cover - console script entry
     start_batch()
-    read_ahead_for(sys.argv[1:])
+    with contextlib.suppress(Exception):  # only a head start: the command reports problems
+        read_ahead_for(sys.argv[1:])
     from .cli import main as run_command
 
     run_command()

@@ -21,6 +21,7 @@ from test_row_groups import _year, program  # noqa: F401 (the module's program f
 from totalcare_payments import inputs, readahead, startup
 from totalcare_payments.claims import read_claims
 from totalcare_payments.errors import InputError
+from totalcare_payments.inputs import Table
 from totalcare_payments.readahead import read_ahead_inputs
 
 
@@ -43,6 +44,17 @@ def _served(monkeypatch: pytest.MonkeyPatch) -> Counter:
 
     monkeypatch.setattr(inputs, "take", counting)
     return served
+
+
+def _claims_without_waiting(path: Path) -> Table:
+    """``read_claims`` on a thread that must end within two minutes: a reader left
+    waiting on the read-ahead fails the test instead of hanging it."""
+    result: list[Table] = []
+    reader = threading.Thread(target=lambda: result.append(read_claims(path)), daemon=True)
+    reader.start()
+    reader.join(timeout=120)
+    assert not reader.is_alive(), "the claims reader waited on the read-ahead"
+    return result[0]
 
 
 def _assert_same_year(a: dict[str, object], b: dict[str, object]) -> None:
@@ -123,13 +135,9 @@ def test_a_file_nobody_reads_does_not_hold_up_the_next(
     monkeypatch.setattr(readahead, "MEMORY_AHEAD", 1)
     plain = read_claims(folder / "claims.parquet")
     read_ahead_inputs(folder, with_claims=True)  # attribution first: never read here
-    result: list[object] = []
-    reader = threading.Thread(target=lambda: result.append(read_claims(folder / "claims.parquet")))
-    reader.start()
-    reader.join(timeout=120)
-    assert not reader.is_alive(), "the claims reader waited on the read-ahead"
-    pd.testing.assert_frame_equal(result[0].frame, plain.frame)
-    assert result[0].rows_read == plain.rows_read
+    claims = _claims_without_waiting(folder / "claims.parquet")
+    pd.testing.assert_frame_equal(claims.frame, plain.frame)
+    assert claims.rows_read == plain.rows_read
 
 
 def test_a_damaged_file_gives_the_same_error(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -210,12 +218,8 @@ def test_a_decode_that_fails_in_any_way_leaves_the_group_to_the_reader(
     assert thread is not None
     thread.join(timeout=120)
     assert not thread.is_alive()
-    result: list[object] = []
-    reader = threading.Thread(target=lambda: result.append(read_claims(folder / "claims.parquet")))
-    reader.start()
-    reader.join(timeout=120)
-    assert not reader.is_alive(), "the reader waited on a group whose decode had failed"
-    pd.testing.assert_frame_equal(result[0].frame, plain.frame)
+    claims = _claims_without_waiting(folder / "claims.parquet")
+    pd.testing.assert_frame_equal(claims.frame, plain.frame)
 
 
 def test_a_file_read_ahead_cannot_open_is_left_to_the_reader(tmp_path: Path) -> None:

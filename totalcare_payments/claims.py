@@ -74,8 +74,6 @@ class MemberCosts:
         return total[1:]
 
 
-# what the computations use of a checked claim line
-CLAIM_COLUMNS = ["member_id", "period", "paid_amount"]
 # a claim_id range compact enough to mark the keys seen (2 per id) in a dense mask
 _DENSE_IDS_PER_ROW = 2
 
@@ -85,9 +83,9 @@ def read_claims(path: str | Path) -> Table:
 
     A Parquet file whose claim ids are integers over a compact range (its row groups'
     statistics say so, no data is read to find out) is read and checked one row group at a
-    time, and only ``CLAIM_COLUMNS`` of each clean row are kept: the rest of a row group's
-    columns are freed before the next is read. Any other file is read whole. The checks and
-    their results are the same either way.
+    time, and only the member id, service month and amount of each clean row are kept: the
+    rest of a row group's columns are freed before the next is read. Any other file is read
+    whole. The checks and their results are the same either way.
     """
     path = Path(path)
     id_range = integer_range(path, "claim_id")
@@ -111,7 +109,8 @@ def check_claims(
     A claim_id may appear once as a payment and once as its reversal; a further row with
     the same claim_id and amount sign is rejected (DUPLICATE_CLAIM_ID). More than one part
     needs integer claim ids within ``id_range``, which may be widened as parts arrive.
-    The checked frame keeps ``CLAIM_COLUMNS`` with the file's row numbers.
+    The checked frame keeps ``member_id``, ``period`` (the service month) and
+    ``paid_amount``, with the file's row numbers.
     """
     seen = _ClaimKeys(id_range)
     frames: list[pd.DataFrame] = []

@@ -168,7 +168,7 @@ def _readable_columns(path: Path, spec: TableSpec) -> list[str]:
                 f"{path}: missing column(s) {', '.join(missing)}; the file has: {', '.join(present)}",
             )
         )
-    return [c.name for c in spec.columns if c.name in present]
+    return spec.columns_in(present)
 
 
 def _read_raw(path: Path, spec: TableSpec) -> pd.DataFrame:
@@ -521,7 +521,7 @@ def check_table(
                 f"missing column(s) {', '.join(missing)}; the table has: {', '.join(frame.columns)}",
             )
         )
-    columns = [c.name for c in spec.columns if c.name in frame.columns]
+    columns = spec.columns_in(frame.columns)
     if list(frame.columns) != columns:
         frame = frame[columns]
     frame = frame.set_axis(pd.RangeIndex(first_row, first_row + len(frame)), axis=0)

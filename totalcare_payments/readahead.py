@@ -42,8 +42,7 @@ def open_parquet(path: Path, columns: list[str]) -> pq.ParquetFile:
 
 def spec_columns(path: Path, spec: TableSpec) -> list[str]:
     """The spec's columns that the file has, in the spec's order."""
-    present = set(pq.read_schema(path).names)
-    return [c.name for c in spec.columns if c.name in present]
+    return spec.columns_in(pq.read_schema(path).names)
 
 
 def _identity(path: Path) -> tuple[str, int, int]:

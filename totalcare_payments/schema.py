@@ -6,6 +6,7 @@ and the README's input table documents the same names.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -31,6 +32,12 @@ class TableSpec:
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
+
+    def columns_in(self, names: Iterable[str]) -> list[str]:
+        """The spec's columns among ``names`` (a file's or a frame's), in the spec's order:
+        what is read of a file, whoever reads it."""
+        present = set(names)
+        return [c.name for c in self.columns if c.name in present]
 
 
 PRACTICES = TableSpec(

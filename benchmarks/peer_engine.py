@@ -3,10 +3,11 @@
     python benchmarks/peer_engine.py DATA_DIR OUT.parquet [--config CONFIG.toml]
 
 Uses the public API only, with the start-up the ``totalcare`` command makes before it
-loads the program (``startup.main``): the batch process settings (``startup.start_batch``:
-no BLAS worker threads, ``memory.keep_freed_memory``) and the read-ahead of attribution
-and claims (``readahead.read_ahead_inputs``). The input tables are read and checked once (``load_inputs``
-with claims and quality), then one CCF batch covering the twelve months and the
+loads the program: the batch process settings (``process.start_batch``: no BLAS worker
+threads, a rarer cycle collector, memory kept and reused) and the read-ahead of
+attribution and claims (``inputs.readahead.read_ahead_inputs``, a handle given to the
+reader). The input tables are read and checked once (``load_program`` with claims and
+quality), then one CCF batch covering the twelve months and the
 settlement are computed from them, as a year-end run would. The checks move bad rows
 to rejects and exclude rows outside the run; the generated data has no bad rows and
 all of its attribution is in 2026, so the settlement sees the same rows the CCF batch
@@ -28,7 +29,8 @@ T0 = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peers import peer_arguments  # noqa: E402
 
-from totalcare_payments.startup import read_ahead_inputs, start_batch  # noqa: E402
+from totalcare_payments.inputs.readahead import ReadAhead, read_ahead_inputs  # noqa: E402
+from totalcare_payments.process import start_batch  # noqa: E402  (before numpy loads)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,21 +39,23 @@ YEAR = 2026
 MONTHS = [f"{YEAR}-{m:02d}" for m in range(1, 13)]
 
 
-def full_year(data_dir: Path, config_path: Path) -> tuple[pd.DataFrame, dict[str, float]]:
+def full_year(
+    data_dir: Path, config_path: Path, ahead: ReadAhead
+) -> tuple[pd.DataFrame, dict[str, float]]:
     """The per-practice result table and the time of each step (seconds). The program
     is imported here, after the start-up in ``main``."""
     import numpy as np
 
     from totalcare_payments.ccf import compute_ccf
     from totalcare_payments.config import load_config
-    from totalcare_payments.inputs import load_inputs
     from totalcare_payments.periods import year_periods
-    from totalcare_payments.settlement import compute_settlement
+    from totalcare_payments.program import load_program
+    from totalcare_payments.savings.year import compute_settlement
 
     timings: dict[str, float] = {}
     t = time.perf_counter()
     config = load_config(config_path)
-    data = load_inputs(data_dir, config, with_claims=True, with_quality=True)
+    data = load_program(data_dir, config, with_claims=True, with_quality=True, ahead=ahead)
     timings["read_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -96,11 +100,11 @@ def full_year(data_dir: Path, config_path: Path) -> tuple[pd.DataFrame, dict[str
 def main() -> None:
     start_batch()  # the totalcare command's start-up, before the program is loaded
     args = peer_arguments(__doc__ or "")
-    read_ahead_inputs(args.data, with_claims=True)
-    import totalcare_payments.settlement  # noqa: F401 (the program loads; not part of job_s)
+    ahead = read_ahead_inputs(args.data, with_claims=True)
+    import totalcare_payments.jobs  # noqa: F401 (the program loads; not part of job_s)
 
     t = time.perf_counter()
-    result, timings = full_year(args.data, args.config)
+    result, timings = full_year(args.data, args.config, ahead)
     timings["job_s"] = time.perf_counter() - t
     result.to_parquet(args.out, index=False)
     timings["process_s"] = time.perf_counter() - T0

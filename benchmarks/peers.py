@@ -39,7 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
-DEFAULT_CONFIG = ROOT / "configs" / "bluekc_medical_home.toml"
+DEFAULT_CONFIG = ROOT / "totalcare_payments" / "presets" / "bluekc_medical_home.toml"
 PEERS = ("engine", "duckdb", "polars")
 TABLES = ("practices", "attribution", "risk_scores", "claims", "quality")
 YEAR = 2026
@@ -357,8 +357,10 @@ def engine_fingerprint() -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for path in sorted((ROOT / "totalcare_payments").glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    package = ROOT / "totalcare_payments"
+    for path in sorted([*package.rglob("*.py"), *package.rglob("*.toml")]):
+        name = path.relative_to(package).as_posix()
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from totalcare_payments.ccf import compute_ccf
-from totalcare_payments.config import DEFAULT_CONFIG, load_config
+from totalcare_payments.config import preset
 from totalcare_payments.generate import generate_program, write_program
-from totalcare_payments.inputs import load_inputs
 from totalcare_payments.periods import year_periods
-from totalcare_payments.settlement import compute_settlement, performance_year, settle_year
+from totalcare_payments.program import load_program
+from totalcare_payments.savings.year import compute_settlement, performance_year, settle_year
 
 MEMBERS = 100_000
 
@@ -29,34 +29,34 @@ def program(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def config():
-    return load_config(DEFAULT_CONFIG)
+    return preset("bluekc_medical_home")
 
 
 def test_load_inputs(benchmark, program, config):
-    data = benchmark(load_inputs, program, config, with_claims=True, with_quality=True)
+    data = benchmark(load_program, program, config, with_claims=True, with_quality=True)
     assert data.members is not None and len(data.members) > 0.9 * MEMBERS
 
 
 def test_ccf_twelve_months(benchmark, program, config):
-    data = load_inputs(program, config)
+    data = load_program(program, config)
     batch = benchmark(compute_ccf, data, config, list(year_periods(2026)))
     assert batch.total_cents > 0
 
 
 def test_settlement(benchmark, program, config):
-    data = load_inputs(program, config, with_claims=True, with_quality=True)
+    data = load_program(program, config, with_claims=True, with_quality=True)
     settlement = benchmark(compute_settlement, data, config, 2026)
     assert len(settlement.practices) == 100
 
 
 def test_performance_year(benchmark, program, config):
-    data = load_inputs(program, config, with_claims=True, with_quality=True)
+    data = load_program(program, config, with_claims=True, with_quality=True)
     year = benchmark(performance_year, data, config, 2026, with_ccf=True)
     assert len(year.practices) == 100
 
 
 def test_hundred_scenarios(benchmark, program, config):
-    data = load_inputs(program, config, with_claims=True, with_quality=True)
+    data = load_program(program, config, with_claims=True, with_quality=True)
     year = performance_year(data, config, 2026, with_ccf=True)
     rows, _ = benchmark(settle_year, year, [config] * 100)
     assert len(rows) == 100 * len(year.practices)

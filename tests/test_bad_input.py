@@ -11,7 +11,7 @@ import pytest
 from conftest import SAMPLE, make_config, write_config
 from typer.testing import CliRunner
 
-from totalcare_payments.cli import app
+from totalcare_payments.cli.app import app
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, SAMPLE
 from typer.testing import CliRunner
 
-from totalcare_payments.cli import app
+from totalcare_payments.cli.app import app
 
 Mutation = Callable[[Path], None]
 

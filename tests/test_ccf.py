@@ -8,9 +8,11 @@ from conftest import CONFIGS, make_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from totalcare_payments import compute_ccf, parse_month_range
+from totalcare_payments.ccf import compute_ccf
 from totalcare_payments.config import load_config
-from totalcare_payments.inputs import program_from_frames
+from totalcare_payments.inputs.checks import accounting_of
+from totalcare_payments.periods import parse_month_range
+from totalcare_payments.program import program_from_frames
 
 PRACTICES = pd.DataFrame(
     {
@@ -69,13 +71,14 @@ def test_bands_with_tier_multipliers_hand_computed():
     }
     assert batch.total_cents == 1800 + 450 + 1000
     assert batch.members_defaulted == 1
-    assert data.attribution.accounting() == {
+    accounting = accounting_of(data.tables(), batch.uses)
+    assert accounting["attribution"] == {
         "read": 7,
         "used": 6,
         "excluded": {"OUTSIDE_PERIOD": 1},
         "rejected": {},
     }
-    assert data.risk_scores.accounting()["excluded"] == {"NOT_ATTRIBUTED": 1}
+    assert accounting["risk_scores"]["excluded"] == {"NOT_ATTRIBUTED": 1}
 
 
 def test_linear_rate_clamped_and_rounded_half_up():

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from conftest import DEFAULT_CONFIG, ROOT, SAMPLE
 
-from totalcare_payments.runs import run_ccf, run_settlement
+from totalcare_payments.config import load_config
+from totalcare_payments.jobs import run_ccf, run_settlement
 
 METHODOLOGY = ROOT / "docs" / "methodology.md"
 
@@ -27,8 +28,8 @@ def worked_example(name: str, path: Path = METHODOLOGY) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def sample_runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
-    run_ccf(DEFAULT_CONFIG, SAMPLE, [674], out / "ccf")  # 674 = 2026-03
-    run_settlement(DEFAULT_CONFIG, 2026, out / "settle", data_dir=SAMPLE)
+    run_ccf(load_config(DEFAULT_CONFIG), SAMPLE, [674], out / "ccf")  # 674 = 2026-03
+    run_settlement(load_config(DEFAULT_CONFIG), 2026, out / "settle", data=SAMPLE)
     return out
 
 

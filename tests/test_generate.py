@@ -10,12 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from totalcare_payments.generate import (
-    TABLE_NAMES,
-    TIERS,
-    generate_program,
-    write_program,
-)
+from totalcare_payments.generate import TABLE_NAMES, TIERS, generate_program, write_program
 
 MEMBERS = 5_000
 PER_PRACTICE = 50  # 100 practices, so practice-level rates are measurable
@@ -241,7 +236,7 @@ def test_sample_data_is_what_its_readme_command_makes(tmp_path):
     """sample_data/README.md names the command that made the sample program."""
     from typer.testing import CliRunner
 
-    from totalcare_payments.cli import app
+    from totalcare_payments.cli.app import app
 
     sample = Path(__file__).resolve().parent.parent / "sample_data"
     args = [

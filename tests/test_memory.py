@@ -9,7 +9,7 @@ import pytest
 
 SCRIPT = """
 import numpy as np, pyarrow as pa
-from totalcare_payments.memory import keep_freed_memory
+from totalcare_payments.process import keep_freed_memory
 changed = keep_freed_memory()
 print(changed, pa.default_memory_pool().backend_name)
 big = np.arange(50_000_000, dtype=np.int64)  # 400 MB from the heap, then freed and reused

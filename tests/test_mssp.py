@@ -18,12 +18,13 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from totalcare_payments import mssp
+from totalcare_payments.cli.mssp import mssp_check
 from totalcare_payments.config import load_config
 from totalcare_payments.errors import InputError
-from totalcare_payments.msr import minimum_savings_rate
-from totalcare_payments.mssp_cli import mssp_check
-from totalcare_payments.settlement import settle_summary
+from totalcare_payments.mssp import check as mssp_check_module
+from totalcare_payments.mssp import puf
+from totalcare_payments.savings.msr import minimum_savings_rate
+from totalcare_payments.savings.summary import settle_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = Path(
@@ -96,7 +97,7 @@ PRESET_TERMS = {
 
 @pytest.mark.parametrize("name", sorted(PRESET_TERMS))
 def test_presets_load_with_the_published_terms(name: str) -> None:
-    config = load_config(ROOT / "configs" / name)
+    config = load_config(ROOT / "totalcare_payments" / "presets" / name)
     tiers, cap, limit, losses, rate, floor, ceiling, loss_limit = PRESET_TERMS[name]
     terms = config.require_settlement()
     assert config.program.tiers == tiers
@@ -107,7 +108,7 @@ def test_presets_load_with_the_published_terms(name: str) -> None:
     for tier in tiers:  # share = max rate x quality score, nothing from savings alone
         assert terms.sharing.savings_share_rate[tier] == 0.0
         assert terms.sharing.quality_share_rate[tier] == cap
-        assert mssp.PRESET_FILES[tier] == name
+        assert puf.PRESETS[tier] == name.removesuffix('.toml')
     assert terms.losses.enabled is losses
     if losses:
         assert terms.losses.min_loss_rate == "msr"
@@ -131,7 +132,7 @@ def test_presets_load_with_the_published_terms(name: str) -> None:
 
 
 def test_track1_msr_table_at_the_band_ends() -> None:
-    terms = mssp.preset_config("Track 1").require_settlement().msr
+    terms = puf.preset_config("Track 1").require_settlement().msr
     population = np.array([3000, 4999, 5000, 5451, 12499.5, 49999, 50000, 60000, 250000])
     expected = np.array(
         [
@@ -171,7 +172,7 @@ def test_golden_a1409_py2018_capped_at_ten_percent_of_benchmark() -> None:
             }
         ]
     )
-    row = settle_summary(summary, mssp.preset_config("Track 1"), 2018).practices.iloc[0]
+    row = settle_summary(summary, puf.preset_config("Track 1"), 2018).practices.iloc[0]
 
     savings = 121_182_225 - 83_501_144  # $37,681,081
     assert row["savings_cents"] == savings * 100
@@ -208,7 +209,7 @@ def test_golden_a3743_py2018_loss_at_the_ceiling_rate_less_disaster_relief() -> 
             }
         ]
     )
-    row = settle_summary(summary, mssp.preset_config("Track 3"), 2018).practices.iloc[0]
+    row = settle_summary(summary, puf.preset_config("Track 3"), 2018).practices.iloc[0]
 
     loss = 89_276_593 - 86_448_539  # $2,828,054: 3.27% >= 1% MLR
     assert row["share_rate"] == 0.0  # quality standard missed
@@ -243,7 +244,7 @@ def _summary(**columns: object) -> pd.DataFrame:
     }
     base.update({k: [v] for k, v in columns.items()})
     frame = pd.DataFrame(base)
-    frame["loss_limit"] = mssp._loss_limits(
+    frame["loss_limit"] = puf._loss_limits(
         frame["tier"].to_numpy(str), frame["agreement_year"].to_numpy(np.int64)
     )
     return frame
@@ -267,7 +268,7 @@ def test_loss_limits_by_agreement_year_and_level(
 ) -> None:
     # A 40% loss: every limit binds, so the loss owed is the limit x the benchmark.
     frame = _summary(tier=tier, agreement_year=agreement_year)
-    result = mssp.settle_puf(frame, 2018).iloc[0]
+    result = mssp_check_module.settle_puf(frame, 2018).iloc[0]
     assert result["engine_shared_losses"] == pytest.approx(limit * 100_000_000)
     assert result["reason"] == "LOSS_CAPPED"
 
@@ -289,7 +290,7 @@ PY2014_ROWS = [  # real PY2014 rows (percent units, "P4R"), as published
 
 
 def app() -> typer.Typer:
-    from totalcare_payments import cli
+    from totalcare_payments.cli import app as cli
 
     names = {c.name for c in cli.app.registered_commands}
     if "mssp-check" in names:
@@ -319,7 +320,7 @@ def test_cli_all_match(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "2 of 2 ACOs match CMS's EarnSaveLoss" in result.output
     comparison = pd.read_csv(out)
-    assert list(comparison.columns) == mssp.COMPARISON_COLUMNS
+    assert list(comparison.columns) == mssp_check_module.COMPARISON_COLUMNS
     assert comparison["match"].all()
     first = comparison.set_index("aco_id").loc["A67373"]
     # 32,173,449 x 0.5 x 0.916964286 x 0.98 = 14,455,932.81 (CMS: 14,455,933)
@@ -385,7 +386,7 @@ def test_cli_help_speaks_to_an_analyst() -> None:
 
 def engine_vs(year: int, published: pd.Series) -> pd.DataFrame:
     """The engine's result per ACO (loader + presets) beside an independently read value."""
-    comparison = mssp.settle_puf(mssp.read_puf(reference_file(PUF[year]), year), year)
+    comparison = mssp_check_module.settle_puf(puf.read_puf(reference_file(PUF[year]), year), year)
     engine = comparison.set_index("aco_id")["engine_result"]
     return pd.DataFrame({"engine": engine, "published": published}).dropna(subset=["engine"])
 
@@ -443,7 +444,7 @@ def test_msr_table_reproduces_minsavperc_for_track1_with_3000_or_more(
         track1 = raw["Track 2 ACO"] == 0
     rows = track1 & (n >= 3000)
     assert rows.sum() == count
-    terms = load_config(ROOT / "configs" / "mssp_track1.toml").require_settlement().msr
+    terms = load_config(ROOT / "totalcare_payments" / "presets" / "mssp_track1.toml").require_settlement().msr
     table = minimum_savings_rate(terms, n[rows].to_numpy(float))
     np.testing.assert_allclose(table, msr[rows].to_numpy(float), rtol=0, atol=1e-6)
 
@@ -451,7 +452,7 @@ def test_msr_table_reproduces_minsavperc_for_track1_with_3000_or_more(
 @pytest.mark.reference
 @pytest.mark.parametrize("year", [2013, 2014, 2018])
 def test_check_puf_counts(year: int) -> None:
-    check = mssp.check_puf(reference_file(PUF[year]), year)
+    check = mssp_check_module.check_puf(reference_file(PUF[year]), year)
     assert check.all_match and check.matched == {2013: 220, 2014: 333, 2018: 548}[year]
     assert check.msr_table_matched == len(check.msr_table) > 0
     assert check.largest_differences(3)["difference"].abs().is_monotonic_decreasing
@@ -474,7 +475,7 @@ def test_check_puf_counts(year: int) -> None:
     ],
 )
 def test_derived_years(year: int, rows: int, unmatched: set[str]) -> None:
-    check = mssp.check_puf(reference_file(DERIVED), year)
+    check = mssp_check_module.check_puf(reference_file(DERIVED), year)
     assert check.rows == rows
     c = check.comparison
     assert set(c.loc[~c["match"], "aco_id"]) == unmatched

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from totalcare_payments.money import format_cents, to_cents
-from totalcare_payments.outputs import write_table
+from totalcare_payments.outputs.tables import write_table
 
 
 def test_half_up_rounding_to_cents():

@@ -72,4 +72,4 @@ def test_the_peers_refuse_a_config_with_other_rules() -> None:
     assert terms.stop_loss == 100_000.0
     assert terms.risk_ratio_max == 1.03
     with pytest.raises(ValueError, match="do not implement"):
-        peers.read_terms(ROOT / "configs" / "cpc_plus_track1.toml")
+        peers.read_terms(ROOT / "totalcare_payments" / "presets" / "cpc_plus_track1.toml")

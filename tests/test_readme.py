@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 from typer.testing import CliRunner
 
-from totalcare_payments.cli import app
+from totalcare_payments.cli.app import app
 
 README = ROOT / "README.md"
 EXAMPLES = re.findall(r"^\$ totalcare (.+)$", README.read_text(), re.M)
@@ -31,7 +31,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A checkout-like folder: sample data and configs, with ../shared/reference/mssp beside it."""
     repo = tmp_path / "repo"
     repo.mkdir()
-    for name in ("sample_data", "configs"):
+    for name in ("sample_data", "examples"):
         (repo / name).symlink_to(ROOT / name)
     (tmp_path / "shared" / "reference").mkdir(parents=True)
     (tmp_path / "shared" / "reference" / "mssp").symlink_to(REFERENCE)

@@ -15,25 +15,22 @@ from conftest import DEFAULT_CONFIG, SAMPLE, make_config
 
 from totalcare_payments.config import load_config
 from totalcare_payments.generate import generate_program, write_program
-from totalcare_payments.inputs import load_inputs
-from totalcare_payments.report import (
-    SHEETS,
-    html_report,
-    program_waterfall,
-    write_html,
-    write_xlsx,
-)
-from totalcare_payments.scenarios import ScenarioStudy, load_scenarios, parse_scenarios, study
-from totalcare_payments.settlement import performance_year
+from totalcare_payments.program import load_program
+from totalcare_payments.report.charts import program_waterfall
+from totalcare_payments.report.html import html_report, write_html
+from totalcare_payments.report.workbook import SHEETS, write_xlsx
+from totalcare_payments.savings.year import performance_year
+from totalcare_payments.scenarios.plan import ScenarioStudy, load_scenarios, parse_scenarios
+from totalcare_payments.scenarios.settle import study
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "configs" / "scenarios_example.toml"
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "scenarios_example.toml"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 
 @pytest.fixture(scope="module")
 def sample_study() -> ScenarioStudy:
     config = load_config(DEFAULT_CONFIG)
-    data = load_inputs(SAMPLE, config, with_claims=True, with_quality=True)
+    data = load_program(SAMPLE, config, with_claims=True, with_quality=True)
     performance = performance_year(data, config, 2026, with_ccf=True)
     plan = load_scenarios(EXAMPLE, config)
     return study(performance, plan, draws=40, seed=7, facts={"program": config.program.name})
@@ -124,7 +121,7 @@ def test_report_of_many_scenarios_and_practices(tmp_path):
     """Past 40 scenarios or practices the charts switch to sorted curves and the top 40."""
     write_program(generate_program(2500, seed=3, members_per_practice=50), tmp_path / "data")
     config = make_config()
-    data = load_inputs(tmp_path / "data", config, with_claims=True, with_quality=True)
+    data = load_program(tmp_path / "data", config, with_claims=True, with_quality=True)
     performance = performance_year(data, config, 2026, with_ccf=True)
     plan = parse_scenarios(
         {

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from totalcare_payments.cli import app
+from totalcare_payments.cli.app import app
 from totalcare_payments.generate import generate_program, write_program
 
 
@@ -139,7 +139,7 @@ def test_killed_run_leaves_the_previous_output_or_the_new_one(tmp_path: Path):
     cmd = [
         sys.executable,
         "-m",
-        "totalcare_payments.cli",
+        "totalcare_payments",
         "settle",
         "--year",
         "2026",

@@ -12,90 +12,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from totalcare_payments.ccf import compute_ccf
-from totalcare_payments.claims import check_claims
-from totalcare_payments.config import load_config
-from totalcare_payments.generate import generate_program
-from totalcare_payments.inputs import load_inputs
-from totalcare_payments.periods import year_periods
-from totalcare_payments.settlement import compute_settlement
+from totalcare_payments.inputs.claims import check_claims
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG = ROOT / "configs" / "bluekc_medical_home.toml"
+CONFIG = ROOT / "totalcare_payments" / "presets" / "bluekc_medical_home.toml"
 
 
-def _with_bad_rows(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
-    """Rows every check must catch, placed in different row groups."""
-    claims = tables["claims"].to_pandas()
-    attribution = tables["attribution"].to_pandas()
-    first, late = claims.iloc[[0]].copy(), claims.iloc[[len(claims) - 5]].copy()
-    late["claim_id"] = first["claim_id"].to_numpy()  # same id and sign, another row group
-    late["paid_amount"] = abs(late["paid_amount"].to_numpy())
-    first["paid_amount"] = abs(first["paid_amount"].to_numpy())
-    claims.iloc[0] = first.iloc[0]
-    stranger = claims.iloc[[7]].copy()
-    stranger["member_id"] = 999_999_999  # never attributed
-    stranger["claim_id"] = 1
-    claims = pd.concat([claims.iloc[:-1], late, stranger], ignore_index=True)
-    claims.loc[1500, "member_id"] = None  # column checks, in other row groups
-    claims.loc[2600, "paid_amount"] = float("inf")
-    claims.loc[4100, "paid_amount"] = 2e9
-    claims.loc[5200, "claim_start_date"] = None
-    repeat = claims.iloc[[5300]].copy()  # the same id and sign twice in one row group
-    claims = pd.concat([claims.iloc[:5301], repeat, claims.iloc[5301:]], ignore_index=True)
-    attribution.loc[3, "practice_id"] = None  # an empty key in a dictionary column
-    attribution.loc[len(attribution) - 2, "practice_id"] = "NOT-A-PRACTICE"
-    return {
-        **tables,
-        "claims": pa.Table.from_pandas(claims, schema=tables["claims"].schema),
-        "attribution": pa.Table.from_pandas(attribution, schema=tables["attribution"].schema),
-    }
-
-
-@pytest.fixture(scope="module")
-def program(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    tables = _with_bad_rows(generate_program(3_000, seed=11))
-    folders = {}
-    for name, row_group_size in (("parquet", 977), ("csv", None)):
-        folder = tmp_path_factory.mktemp(name)
-        for table_name, table in tables.items():
-            if row_group_size is None:
-                pacsv.write_csv(table, folder / f"{table_name}.csv")
-            else:
-                pq.write_table(
-                    table, folder / f"{table_name}.parquet", row_group_size=row_group_size
-                )
-        folders[name] = folder
-    assert pq.ParquetFile(folders["parquet"] / "claims.parquet").num_row_groups > 30
-    return folders
-
-
-def _year(folder: Path) -> dict[str, object]:
-    config = load_config(CONFIG)
-    data = load_inputs(folder, config, with_claims=True, with_quality=True)
-    batch = compute_ccf(data, config, list(year_periods(2026)))
-    ccf_accounting = {t.name: t.accounting() for t in data.tables()}
-    settlement = compute_settlement(data, config, 2026)
-    rejects = pd.concat([t.rejects for t in data.tables()], ignore_index=True).sort_values(
-        ["table", "row", "reason"], kind="stable", ignore_index=True
-    )
-    return {
-        "lines": batch.lines,
-        "practices": settlement.practices,
-        "ccf_accounting": ccf_accounting,
-        "accounting": {t.name: t.accounting() for t in data.tables()},
-        "rejects": rejects[["table", "row", "reason", "column"]],
-    }
-
-
-def test_row_groups_read_as_one_table(program: dict[str, Path]) -> None:
-    chunked, whole = _year(program["parquet"]), _year(program["csv"])
+def test_row_groups_read_as_one_table(planted: dict[str, Path], year_of) -> None:
+    chunked, whole = year_of(planted["parquet"]), year_of(planted["csv"])
     pd.testing.assert_frame_equal(chunked["lines"], whole["lines"])
     pd.testing.assert_frame_equal(chunked["practices"], whole["practices"])
     pd.testing.assert_frame_equal(chunked["rejects"], whole["rejects"])
@@ -103,8 +30,8 @@ def test_row_groups_read_as_one_table(program: dict[str, Path]) -> None:
     assert chunked["ccf_accounting"] == whole["ccf_accounting"]
 
 
-def test_every_planted_row_is_caught(program: dict[str, Path]) -> None:
-    result = _year(program["parquet"])
+def test_every_planted_row_is_caught(planted: dict[str, Path], year_of) -> None:
+    result = year_of(planted["parquet"])
     reasons = result["rejects"].groupby(["table", "reason"]).size().to_dict()
     assert reasons == {
         ("attribution", "NULL_KEY"): 1,

@@ -19,22 +19,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from totalcare_payments import settlement
-from totalcare_payments.chance import bootstrap_chance
+from totalcare_payments.cli.scenarios import scenarios as scenarios_command
 from totalcare_payments.config import load_config
 from totalcare_payments.errors import ConfigError
-from totalcare_payments.inputs import load_inputs, program_from_frames
-from totalcare_payments.scenarios import (
-    BASE,
-    parse_scenarios,
-    run_scenarios,
-    tornado,
-    with_overrides,
-)
-from totalcare_payments.scenarios_cli import scenarios as scenarios_command
-from totalcare_payments.settlement import compute_settlement, performance_year
+from totalcare_payments.program import load_program, program_from_frames
+from totalcare_payments.savings.waterfall import SETTLEMENT_COLUMNS
+from totalcare_payments.savings.year import compute_settlement, performance_year
+from totalcare_payments.savings import year as performance_year_module
+from totalcare_payments.scenarios import bootstrap as scenario_bootstrap
+from totalcare_payments.scenarios import settle as scenario_settle
+from totalcare_payments.scenarios.bootstrap import bootstrap_chance
+from totalcare_payments.scenarios.plan import BASE, parse_scenarios, with_overrides
+from totalcare_payments.scenarios.settle import run_scenarios, tornado
 
-EXAMPLE = ROOT / "configs" / "scenarios_example.toml"
+EXAMPLE = ROOT / "examples" / "scenarios_example.toml"
 DOC = ROOT / "docs" / "scenarios.md"
 
 
@@ -97,7 +95,7 @@ def tiny():
 @pytest.fixture(scope="module")
 def sample():
     config = load_config(DEFAULT_CONFIG)
-    data = load_inputs(SAMPLE, config, with_claims=True, with_quality=True)
+    data = load_program(SAMPLE, config, with_claims=True, with_quality=True)
     return config, performance_year(data, config, 2026, with_ccf=True)
 
 
@@ -113,13 +111,13 @@ def test_base_scenario_reproduces_compute_settlement_to_the_cent(sample):
     plan = _plan({"scenario": [{"name": "trend 5%", "settlement": {"annual_trend": 0.05}}]}, config)
     result = run_scenarios(performance, config, plan.scenarios)
     expected = compute_settlement(
-        load_inputs(SAMPLE, config, with_claims=True, with_quality=True), config, 2026
+        load_program(SAMPLE, config, with_claims=True, with_quality=True), config, 2026
     ).practices
     base = result.practices[result.practices["scenario"] == BASE].drop(columns="scenario")
     # every column, every value, every dtype
     pd.testing.assert_frame_equal(base.reset_index(drop=True), expected)
     pd.testing.assert_frame_equal(result.base, expected)
-    assert list(result.practices.columns) == ["scenario", *settlement.SETTLEMENT_COLUMNS]
+    assert list(result.practices.columns) == ["scenario", *SETTLEMENT_COLUMNS]
     summary = result.summary.set_index("scenario")
     assert summary.loc[BASE, "total_paid_cents"] == expected["final_payment_cents"].clip(0).sum()
     assert summary.loc[BASE, "paid_vs_base_cents"] == 0
@@ -128,13 +126,13 @@ def test_base_scenario_reproduces_compute_settlement_to_the_cent(sample):
 def test_scenarios_settle_in_one_pass_of_the_settlement_engine(sample, monkeypatch):
     config, performance = sample
     calls = []
-    real = settlement.settle_year
+    real = scenario_settle.settle_year
 
     def spy(year, configs):
         calls.append(len(configs))
         return real(year, configs)
 
-    monkeypatch.setattr(settlement, "settle_year", spy)
+    monkeypatch.setattr(scenario_settle, "settle_year", spy)
     plan = _plan({"grid": {"settlement.annual_trend": [0.03, 0.04, 0.05]}}, config)
     run_scenarios(performance, config, plan.scenarios)
     assert calls == [1 + len(plan.scenarios)]  # the base and every scenario, one call
@@ -152,7 +150,7 @@ def test_a_scenario_settles_as_its_own_config_would(sample):
     )
     result = run_scenarios(performance, config, plan.scenarios)
     alone = compute_settlement(
-        load_inputs(SAMPLE, config, with_claims=True, with_quality=True),
+        load_program(SAMPLE, config, with_claims=True, with_quality=True),
         plan.scenarios[1].config,
         2026,
     ).practices
@@ -433,13 +431,14 @@ def test_bootstrap_is_seeded_and_its_probabilities_are_probabilities(sample):
 def test_bootstrap_settles_draws_through_the_settlement_waterfall(sample, monkeypatch):
     config, performance = sample
     calls = []
-    real = settlement.settle_rows
+    real = scenario_bootstrap.settle_rows
 
     def spy(rows, t):
         calls.append(len(rows))
         return real(rows, t)
 
-    monkeypatch.setattr(settlement, "settle_rows", spy)
+    monkeypatch.setattr(scenario_bootstrap, "settle_rows", spy)
+    monkeypatch.setattr(performance_year_module, "settle_rows", spy)
     bootstrap_chance(performance, config, draws=10, seed=1)
     n = len(performance.practices)
     # the actual settlement, then each draw under the actual budget and at zero savings
@@ -527,7 +526,7 @@ def _app() -> typer.Typer:
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("sample_data", "configs"):
+    for name in ("sample_data", "examples"):
         (tmp_path / name).symlink_to(ROOT / name)
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -535,7 +534,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_command_writes_tables_report_workbook_and_manifest(workdir):
     args = [
-        "scenarios", "--year", "2026", "--grid", "configs/scenarios_example.toml",
+        "scenarios", "--year", "2026", "--grid", "examples/scenarios_example.toml",
         "--data", "sample_data", "--out", "out/sc", "--draws", "30",
         "--report", "out/sc/report.html", "--xlsx", "out/sc.xlsx",
     ]  # fmt: skip
@@ -559,7 +558,7 @@ def test_command_writes_tables_report_workbook_and_manifest(workdir):
     assert "sharing 40%" in result.output and "Sensitivity" in result.output
     practices = pd.read_csv(out / "scenario_practices.csv", dtype=str)
     settled = compute_settlement(
-        load_inputs(SAMPLE, make_config(), with_claims=True, with_quality=True),
+        load_program(SAMPLE, make_config(), with_claims=True, with_quality=True),
         make_config(),
         2026,
     ).practices

@@ -11,10 +11,12 @@ from hypothesis import strategies as st
 
 from totalcare_payments.ccf import compute_ccf
 from totalcare_payments.config import MsrTerms
-from totalcare_payments.inputs import load_inputs, program_from_frames
-from totalcare_payments.msr import msr_from_table
+from totalcare_payments.inputs.checks import accounting_of
 from totalcare_payments.periods import year_periods
-from totalcare_payments.settlement import compute_settlement, settle_summary
+from totalcare_payments.program import load_program, program_from_frames
+from totalcare_payments.savings.msr import msr_from_table
+from totalcare_payments.savings.summary import settle_summary
+from totalcare_payments.savings.year import compute_settlement
 
 # A small program whose arithmetic fits in a comment. Terms: trend 4% a year from 2025,
 # risk ratio capped at 1.03, stop-loss $10,000, fixed MSR 2%, payment limit 15%,
@@ -111,7 +113,8 @@ def test_member_level_waterfall_hand_computed():
     #    B missed the quality gate: share 0, payment 0
     assert (b.share_rate, b.final_payment_cents, b.reason) == (0.0, 0, "QUALITY_GATE")
     # accounting: c7 outside the year, c8 not attributed
-    assert data.claims.accounting()["excluded"] == {"NOT_ATTRIBUTED": 1, "OUTSIDE_PERIOD": 1}
+    claims = accounting_of(data.tables(), settlement.uses)["claims"]
+    assert claims["excluded"] == {"NOT_ATTRIBUTED": 1, "OUTSIDE_PERIOD": 1}
     assert settlement.notes["members_truncated"] == 2
 
 
@@ -374,10 +377,9 @@ def test_truncation_never_raises_actual_cost(sample_frames, threshold, completio
 
 def test_sample_program_loads_from_csv_with_every_row_accounted_for():
     config = make_config()
-    data = load_inputs(SAMPLE, config, with_claims=True, with_quality=True)
-    compute_settlement(data, config, 2026)
-    for table in data.tables():
-        acct = table.accounting()
+    data = load_program(SAMPLE, config, with_claims=True, with_quality=True)
+    settlement = compute_settlement(data, config, 2026)
+    for acct in accounting_of(data.tables(), settlement.uses).values():
         assert acct["read"] == acct["used"] + sum(acct["excluded"].values()) + sum(
             acct["rejected"].values()
         )
@@ -387,7 +389,7 @@ def test_sample_program_loads_from_csv_with_every_row_accounted_for():
 def test_settle_from_a_practice_summary_file(tmp_path):
     from typer.testing import CliRunner
 
-    from totalcare_payments.cli import app
+    from totalcare_payments.cli.app import app
 
     out = tmp_path / "summary-settlement"
     result = CliRunner().invoke(

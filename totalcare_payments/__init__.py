@@ -2,14 +2,15 @@
 
 The Python API, for notebooks and scripts::
 
-    from totalcare_payments import load_config, load_inputs, compute_ccf, parse_month_range
-    config = load_config("configs/bluekc_medical_home.toml")
-    data = load_inputs("sample_data", config)
-    batch = compute_ccf(data, config, parse_month_range("2026-03"))
+    from totalcare_payments import preset, load_program, compute_ccf, parse_month_range
+    config = preset("bluekc_medical_home")          # or load_config("my_program.toml")
+    program = load_program("sample_data", config)
+    batch = compute_ccf(program, config, parse_month_range("2026-03"))
     batch.lines  # one payment line per practice per month; money in integer cents
 
-The names above (and ``__version__``) are loaded on first use, so that importing a
-light module of the package (``memory``, ``readahead``, ``schema``) does not load pandas.
+The names below (and ``__version__``) are loaded on first use, so that importing a
+light module of the package (``process``, ``inputs.readahead``, ``cli``) does not load
+pandas.
 """
 
 from __future__ import annotations
@@ -19,35 +20,61 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .ccf import CcfBatch, compute_ccf
-    from .config import ProgramConfig, load_config, parse_config
-    from .inputs import ProgramData, load_inputs
+    from .config import ProgramConfig, load_config, parse_config, preset
+    from .jobs import run_ccf, run_scenario_study, run_settlement
     from .periods import format_period, parse_month_range, parse_year_month
+    from .program import Program, load_program, program_from_frames
+    from .reasons import Reason
+    from .savings.summary import settle_summary
+    from .savings.waterfall import Settlement
+    from .savings.year import compute_settlement
 
+    __version__: str
+
+#: Each public name and the module that defines it.
 _PUBLIC = {
     "CcfBatch": "ccf",
     "compute_ccf": "ccf",
     "ProgramConfig": "config",
     "load_config": "config",
     "parse_config": "config",
-    "ProgramData": "inputs",
-    "load_inputs": "inputs",
+    "preset": "config",
+    "run_ccf": "jobs",
+    "run_settlement": "jobs",
+    "run_scenario_study": "jobs",
     "format_period": "periods",
     "parse_month_range": "periods",
     "parse_year_month": "periods",
+    "Program": "program",
+    "load_program": "program",
+    "program_from_frames": "program",
+    "Reason": "reasons",
+    "Settlement": "savings.waterfall",
+    "compute_settlement": "savings.year",
+    "settle_summary": "savings.summary",
 }
 
 __all__ = [
     "CcfBatch",
+    "Program",
     "ProgramConfig",
-    "ProgramData",
+    "Reason",
+    "Settlement",
     "__version__",
     "compute_ccf",
+    "compute_settlement",
     "format_period",
     "load_config",
-    "load_inputs",
+    "load_program",
     "parse_config",
     "parse_month_range",
     "parse_year_month",
+    "preset",
+    "program_from_frames",
+    "run_ccf",
+    "run_scenario_study",
+    "run_settlement",
+    "settle_summary",
 ]
 
 

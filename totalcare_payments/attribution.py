@@ -13,16 +13,15 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from . import schema
-from .inputs import Table, has_repeats, id_chunks
+from .inputs.checks import Table, TableUse
+from .inputs.columns import ROWS_PER_SLICE, first_of_repeats, id_chunks, repeated_keys
+from .periods import month_index
+from .reasons import Reason
 
 NO_PRACTICE = -1
 # Integer ids spanning at most this many times the number of rows get a direct lookup
 # table instead of hashing.
 _DENSE_SPAN = 8
-# Rows (member-months, claims) worked on at a time in whole-column steps: each slice's
-# temporaries stay a few MB and are reused.
-ROWS_PER_SLICE = 1 << 20
 
 
 class MemberIndex:
@@ -111,34 +110,20 @@ def codes_in(values: pd.Series, index: pd.Index) -> np.ndarray:
     return np.append(lookup, np.int32(-1))[codes]
 
 
-def repeated_keys(key: np.ndarray, n_keys: int | None = None) -> np.ndarray:
-    """Mask of rows whose key appears more than once (all of them)."""
-    if n_keys is not None and n_keys <= 4 * len(key) + 1024:
-        if not has_repeats(key, n_keys):
-            return np.zeros(len(key), dtype=bool)
-        counts = np.bincount(key, minlength=n_keys)
-        return counts[key] > 1
-    return pd.Series(key).duplicated(keep=False).to_numpy()
-
-
-def first_of_repeats(key: np.ndarray) -> np.ndarray:
-    """Mask of rows that repeat an earlier row's key (the first stays)."""
-    return pd.Series(key).duplicated(keep="first").to_numpy()
-
-
-def link_attribution(attribution: Table, practices: Table) -> MemberIndex:
+def link_attribution(attribution: Table, practices: Table) -> tuple[Table, MemberIndex]:
     """Check attribution against practices and code it; returns the program's members.
 
     Rejected: a practice that is not in practices (UNKNOWN_PRACTICE); every row of a
     member attributed to two practices in one month (CONFLICTING_ATTRIBUTION); a
     member-month repeated at the same practice, after its first row
     (DUPLICATE_MEMBER_MONTH). The linked frame keeps ``member_code``, ``practice_code``
-    and ``period``; ``MemberIndex.ids`` turns codes back into member ids.
+    and ``period``; ``MemberIndex.ids`` turns codes back into member ids. Returns the
+    linked table and the program's members.
     """
     frame = attribution.frame
     practice = codes_in(frame["practice_id"], pd.Index(practices.frame["practice_id"]))
-    attribution.reject_rows(
-        practice < 0, schema.UNKNOWN_PRACTICE, "practice_id", "practice_id is not in practices"
+    attribution = attribution.reject_rows(
+        practice < 0, Reason.UNKNOWN_PRACTICE, "practice_id", "practice_id is not in practices"
     )
     if len(attribution.frame) < len(frame):
         practice = practice[practice >= 0]
@@ -162,17 +147,17 @@ def link_attribution(attribution: Table, practices: Table) -> MemberIndex:
         practices_per_key = sub.groupby("key")["practice"].transform("nunique").to_numpy()
         conflict[rows[practices_per_key > 1]] = True
         duplicate = first_of_repeats(key) & ~conflict
-        attribution.reject_all(
+        attribution = attribution.reject_all(
             [
                 (
                     conflict,
-                    schema.CONFLICTING_ATTRIBUTION,
+                    Reason.CONFLICTING_ATTRIBUTION,
                     "practice_id",
                     "member is attributed to two or more practices in this month",
                 ),
                 (
                     duplicate,
-                    schema.DUPLICATE_MEMBER_MONTH,
+                    Reason.DUPLICATE_MEMBER_MONTH,
                     "member_id",
                     "member-month repeated at the same practice",
                 ),
@@ -180,16 +165,18 @@ def link_attribution(attribution: Table, practices: Table) -> MemberIndex:
         )
     keep = slice(None) if not repeated.any() else ~(conflict | duplicate)
     # from here on attribution is (member_code, practice_code, period), with its row numbers
-    attribution.frame = pd.DataFrame(
-        {
-            "member_code": member[keep],
-            "practice_code": practice[keep],
-            "period": period[keep],
-        },
-        index=frame.index[keep],
-        copy=False,
+    linked = attribution.with_frame(
+        pd.DataFrame(
+            {
+                "member_code": member[keep],
+                "practice_code": practice[keep],
+                "period": period[keep],
+            },
+            index=frame.index[keep],
+            copy=False,
+        )
     )
-    return members
+    return linked, members
 
 
 @dataclass(frozen=True)
@@ -206,6 +193,7 @@ class MemberMonths:
     member: np.ndarray
     practice: np.ndarray
     month: np.ndarray
+    use: TableUse | None = None  # what was used of the attribution table
 
     @property
     def n_members(self) -> int:
@@ -247,20 +235,6 @@ class MemberMonths:
         return present
 
 
-def month_index(periods: np.ndarray, values: np.ndarray, dtype: type = np.int32) -> np.ndarray:
-    """Position of each period value in the run's ``periods`` (-1 when outside the run)."""
-    first = int(periods[0])
-    if int(periods[-1]) - first + 1 == len(periods):  # contiguous months: arithmetic only
-        pos = np.subtract(values, first, dtype=dtype)
-        pos[pos.view(f"u{pos.itemsize}") >= len(periods)] = -1  # negatives wrap to huge ones
-        return pos
-    lut = np.full(int(periods[-1]) - first + 1, -1, dtype=np.int32)
-    lut[periods - first] = np.arange(len(periods), dtype=np.int32)
-    pos = values - first
-    inside = (pos >= 0) & (pos < len(lut))
-    return np.where(inside, lut[np.where(inside, pos, 0)], -1).astype(dtype)
-
-
 def attributed_member_months(
     attribution: Table, practices: Table, members: MemberIndex, periods: np.ndarray | list[int]
 ) -> MemberMonths:
@@ -270,7 +244,7 @@ def attributed_member_months(
     month = month_index(periods, frame["period"].to_numpy())
     inside = month >= 0
     n_inside = int(inside.sum())
-    attribution.record_use(n_inside, {schema.OUTSIDE_PERIOD: len(month) - n_inside})
+    use = TableUse.of(attribution.name, n_inside, {Reason.OUTSIDE_PERIOD: len(month) - n_inside})
     take = slice(None) if n_inside == len(month) else inside
     return MemberMonths(
         member_ids=members.ids,
@@ -279,4 +253,5 @@ def attributed_member_months(
         member=frame["member_code"].to_numpy()[take],
         practice=frame["practice_code"].to_numpy()[take],
         month=month[take],
+        use=use,
     )

@@ -13,3 +13,8 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def bytes_sha256(data: bytes) -> str:
+    """Hex sha256 of bytes in memory (a config read from the package's presets)."""
+    return hashlib.sha256(data).hexdigest()

@@ -26,17 +26,12 @@ import pandas as pd
 from .attribution import MemberMonths
 from .config import CcfTerms, ProgramConfig, RiskTerms
 from .errors import InputError, Problem
-from .inputs import ProgramData
+from .inputs.checks import TableUse
 from .money import to_cents
 from .periods import format_period
-from .risk import (
-    MemberScores,
-    RiskTotals,
-    member_months_and_scores,
-    practice_month_cell,
-    risk_totals,
-    shared_risk_totals,
-)
+from .program import Program
+from .reasons import Reason
+from .risk import MemberScores, RiskTotals, practice_month_cell, risk_totals
 
 LINE_COLUMNS = [
     "practice_id",
@@ -58,6 +53,7 @@ class CcfBatch:
     control_totals: pd.DataFrame
     periods: list[int]
     members_defaulted: int
+    uses: tuple[TableUse, ...] = ()  # what the batch used of attribution and risk scores
 
     @property
     def total_cents(self) -> int:
@@ -104,21 +100,21 @@ def member_tier_index(
 
 
 def compute_ccf(
-    data: ProgramData, config: ProgramConfig, periods: list[int] | np.ndarray
+    program: Program, config: ProgramConfig, periods: list[int] | np.ndarray
 ) -> CcfBatch:
     """The CCF batch for the given months: one payment line per practice with members, per month."""
     risk_terms, ccf_terms = config.require_ccf()
-    periods = sorted({int(p) for p in periods})
-    assert data.members is not None, "load inputs with load_inputs or program_from_frames"
-    mm, scores = member_months_and_scores(data, periods, risk_terms)
-    totals = shared_risk_totals(data, mm, scores, risk_terms)
-    _check_months_present(data, mm, totals)
-    lines = ccf_lines(mm, scores, data.practices.frame, risk_terms, ccf_terms, totals)
+    months = sorted({int(p) for p in periods})
+    mm, scores = program.months_and_scores(months, risk_terms)
+    totals = program.risk_totals(mm, scores, risk_terms)
+    _check_months_present(program, mm, totals)
+    lines = ccf_lines(mm, scores, program.practices.frame, risk_terms, ccf_terms, totals)
     return CcfBatch(
         lines=lines,
         control_totals=control_totals(lines),
-        periods=periods,
+        periods=months,
         members_defaulted=scores.members_defaulted,
+        uses=tuple(use for use in (mm.use, scores.use) if use is not None),
     )
 
 
@@ -205,23 +201,23 @@ def control_totals(lines: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _check_months_present(data: ProgramData, mm: MemberMonths, totals: RiskTotals) -> None:
+def _check_months_present(program: Program, mm: MemberMonths, totals: RiskTotals) -> None:
     """Fail a batch for a month the attribution file does not cover."""
     present = totals.member_months.sum(axis=0) > 0
     if present.all():
         return
     absent = mm.periods[~present]
-    covered = np.unique(data.attribution.frame["period"].to_numpy())
+    covered = np.unique(program.attribution.frame["period"].to_numpy())
     span = (
         f"{format_period(covered[0])}..{format_period(covered[-1])}" if len(covered) else "no month"
     )
     raise InputError(
         Problem(
             table="attribution",
-            reason="MONTH_NOT_IN_DATA",
+            reason=Reason.MONTH_NOT_IN_DATA,
             column="year_month",
             message=(
-                f"{data.attribution.path} has no attribution for "
+                f"{program.attribution.path} has no attribution for "
                 f"{', '.join(format_period(p) for p in absent)}; it covers {span}"
             ),
         )

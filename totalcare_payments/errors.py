@@ -6,6 +6,8 @@ Exit codes (documented in the README):
 * 2  bad input: a file, column or row of the input tables
 * 3  bad config: the program's TOML terms
 * 4  refused to overwrite a finalized batch (rerun with ``--force``)
+* 5  an output cannot be written (a read-only folder, a file where a folder should be)
+* 130  interrupted (Ctrl-C): nothing is left behind
 
 A mistyped command line (an unknown option, a missing ``--year``) is reported by the
 command-line parser, also with exit 2.
@@ -15,9 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .reasons import Reason
+
 EXIT_BAD_INPUT = 2
 EXIT_BAD_CONFIG = 3
 EXIT_OUTPUT_EXISTS = 4
+EXIT_OUTPUT_ERROR = 5
+EXIT_INTERRUPTED = 130
 
 
 class TotalcareError(Exception):
@@ -57,7 +63,7 @@ class InputError(TotalcareError):
 
     def __init__(self, problems: list[Problem] | Problem | str, *, path: str | None = None):
         if isinstance(problems, str):
-            problems = [Problem(table=path or "input", reason="INVALID", message=problems)]
+            problems = [Problem(table=path or "input", reason=Reason.INVALID, message=problems)]
         elif isinstance(problems, Problem):
             problems = [problems]
         self.problems = list(problems)
@@ -75,3 +81,9 @@ class OutputExistsError(TotalcareError):
     """A finalized output exists and ``force`` was not given."""
 
     exit_code = EXIT_OUTPUT_EXISTS
+
+
+class OutputError(TotalcareError):
+    """An output cannot be written: the destination is read-only, full, or not a folder."""
+
+    exit_code = EXIT_OUTPUT_ERROR

@@ -55,3 +55,11 @@ def format_cents(cents: np.ndarray) -> np.ndarray:
     """Cents to exact decimal strings with two places: 123456 -> '1234.56', -5 -> '-0.05'."""
     text = pc.cast(cents_to_arrow(cents), pa.string())
     return text.to_numpy(zero_copy_only=False)
+
+
+def dollars(cents: int | np.integer) -> str:
+    """Cents as dollars with thousands separators, exactly: -123456 -> -$1,234.56."""
+    value = int(cents)
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), 100)
+    return f"{sign}${whole:,}.{frac:02d}"

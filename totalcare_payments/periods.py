@@ -149,3 +149,17 @@ def _periods_from_days(days: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
             period[start:end][null] = -1
         start = end
     return period, bad
+
+
+def month_index(periods: np.ndarray, values: np.ndarray, dtype: type = np.int32) -> np.ndarray:
+    """Position of each period value in the run's ``periods`` (-1 when outside the run)."""
+    first = int(periods[0])
+    if int(periods[-1]) - first + 1 == len(periods):  # contiguous months: arithmetic only
+        pos = np.subtract(values, first, dtype=dtype)
+        pos[pos.view(f"u{pos.itemsize}") >= len(periods)] = -1  # negatives wrap to huge ones
+        return pos
+    lut = np.full(int(periods[-1]) - first + 1, -1, dtype=np.int32)
+    lut[periods - first] = np.arange(len(periods), dtype=np.int32)
+    pos = values - first
+    inside = (pos >= 0) & (pos < len(lut))
+    return np.where(inside, lut[np.where(inside, pos, 0)], -1).astype(dtype)

@@ -8,17 +8,17 @@ its members' scores.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import schema
-from .attribution import ROWS_PER_SLICE, MemberMonths, attributed_member_months
+from .attribution import MemberMonths
 from .config import RiskTerms
 from .errors import InputError, Problem
-from .inputs import ProgramData, Table
+from .inputs.checks import Table, TableUse
+from .inputs.columns import ROWS_PER_SLICE
 from .money import round_half_up
+from .reasons import Reason
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class MemberScores:
 
     score: np.ndarray
     defaulted: np.ndarray
+    use: TableUse | None = None  # what was used of the risk scores table
 
     @property
     def members_defaulted(self) -> int:
@@ -48,7 +49,7 @@ def member_scores(
     attributed = codes >= 0
     attributed[attributed] = with_months[codes[attributed]]
     n_used = int(attributed.sum())
-    risk_scores.record_use(n_used, {schema.NOT_ATTRIBUTED: len(codes) - n_used})
+    use = TableUse.of(risk_scores.name, n_used, {Reason.NOT_ATTRIBUTED: len(codes) - n_used})
     score = np.full(member_months.n_members, np.nan, dtype=np.float64)
     score[codes[attributed]] = frame[terms.score_column].to_numpy(dtype=np.float64)[attributed]
     missing = np.isnan(score) & with_months
@@ -57,7 +58,7 @@ def member_scores(
         raise InputError(
             Problem(
                 table="risk_scores",
-                reason=schema.MISSING_SCORE,
+                reason=Reason.MISSING_SCORE,
                 column=terms.score_column,
                 message=(
                     f"{int(missing.sum())} attributed member(s) have no score in "
@@ -67,36 +68,7 @@ def member_scores(
             )
         )
     score = np.where(np.isnan(score), terms.default_score, score)
-    return MemberScores(score=score, defaulted=missing)
-
-
-def member_months_and_scores(
-    data: ProgramData, periods: Iterable[int], terms: RiskTerms
-) -> tuple[MemberMonths, MemberScores]:
-    """A run's attributed member-months and its members' scores, worked out once per
-    program, months and risk terms: the year's CCF batches and its settlement share them."""
-    assert data.members is not None, "load inputs with load_inputs or program_from_frames"
-    members = data.members
-    months = tuple(sorted({int(p) for p in periods}))
-    mm = data.shared(
-        ("member_months", months),
-        lambda: attributed_member_months(data.attribution, data.practices, members, months),
-        [data.attribution],
-    )
-    scores = data.shared(
-        ("member_scores", months, terms.model_dump_json()),
-        lambda: member_scores(data.risk_scores, mm, terms),
-        [data.risk_scores],
-    )
-    return mm, scores  # type: ignore[return-value]
-
-
-def shared_risk_totals(
-    data: ProgramData, mm: MemberMonths, scores: MemberScores, terms: RiskTerms
-) -> RiskTotals:
-    """``risk_totals`` of a run, worked out once per program, months and risk terms."""
-    key = ("risk_totals", tuple(int(p) for p in mm.periods), terms.model_dump_json())
-    return data.shared(key, lambda: risk_totals(mm, scores), [])  # type: ignore[return-value]
+    return MemberScores(score=score, defaulted=missing, use=use)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,306 @@
+"""The typer app: every command, each a thin layer over ``jobs`` inside one error boundary.
+
+Exit codes: 0 success; 2 bad input; 3 bad config; 4 refused to overwrite a finalized
+run; 5 an output cannot be written; 130 interrupted (``mssp-check`` also exits 1 when
+some ACO does not match). Errors are short messages naming the file, column, rows and
+reason -- never a traceback for something the user can fix.
+
+This module loads only typer: a command that reads a data folder starts its read-ahead
+(``inputs.readahead``) as soon as its options are parsed, and only then loads the
+program (pandas and the rest), so the large files are decoded on the other core
+meanwhile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ..errors import EXIT_INTERRUPTED, InputError, TotalcareError
+from .mssp import mssp_check
+from .scenarios import scenarios
+
+if TYPE_CHECKING:
+    from ..inputs.readahead import ReadAhead
+
+#: The program settled when no ``--config`` is given (``config.DEFAULT_PRESET``; named
+#: here too so that parsing the command line does not load pydantic).
+DEFAULT_PRESET = "bluekc_medical_home"
+
+app = typer.Typer(
+    name="totalcare",
+    help=(
+        "Care Coordination Fees and shared-savings settlements for medical-home programs.\n\n"
+        "Run the month's CCF payment batch (ccf), settle a performance year's shared savings "
+        "(settle), model what-if settlements (scenarios), check the engine against "
+        "Medicare's published settlements (mssp-check), list the shipped programs (presets) "
+        "and write a synthetic program to try it on (generate). "
+        "Exit codes: 0 success, 2 bad input, 3 bad config, 4 refused to overwrite, "
+        "5 cannot write output, 130 interrupted."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@contextlib.contextmanager
+def boundary() -> Iterator[None]:
+    """The one error boundary of every command: a problem the user can fix becomes its
+    message and exit code; Ctrl-C a one-line message and exit 130."""
+    try:
+        yield
+    except TotalcareError as exc:
+        from . import console
+
+        console.show_error(exc)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        from . import console
+
+        console.interrupted()
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+ConfigOpt = Annotated[
+    str,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Program terms: a TOML file, or the name of a shipped program "
+        "(see `totalcare presets`).",
+    ),
+]
+DataOpt = Annotated[
+    Path,
+    typer.Option(
+        "--data",
+        "-d",
+        help="Folder with practices, attribution, risk_scores, claims and quality "
+        "(.parquet or .csv, by those names).",
+    ),
+]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Replace a finalized output folder (the old one is kept as a backup)."
+    ),
+]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="Fail the run on any rejected input row.")
+]
+FileOpt = Annotated[Path | None, typer.Option(help="Use this file instead of the data folder's.")]
+
+
+def read_ahead(
+    data: Path, *, with_claims: bool, attribution: Path | None, claims: Path | None = None
+) -> ReadAhead | None:
+    """Start decoding the data folder's large tables; None when there is nothing to read
+    ahead. Only a head start: any problem is left to the reader, which reports it."""
+    if not data.is_dir():
+        return None
+    from ..inputs.readahead import read_ahead_inputs
+
+    try:
+        return read_ahead_inputs(
+            data, with_claims=with_claims, attribution=attribution, claims=claims
+        )
+    except Exception:  # the reader meets the problem and reports it
+        return None
+
+
+@app.command()
+def ccf(
+    month: Annotated[
+        str | None, typer.Option("--month", "-m", help="The month to pay, as YYYY-MM.")
+    ] = None,
+    months: Annotated[
+        str | None,
+        typer.Option("--months", help="Several months: 2026-01..2026-12, or a comma list."),
+    ] = None,
+    data: DataOpt = Path("data"),
+    config: ConfigOpt = DEFAULT_PRESET,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder. Default: out/ccf-MONTHS.")
+    ] = None,
+    practices: FileOpt = None,
+    attribution: FileOpt = None,
+    risk_scores: FileOpt = None,
+    force: ForceOpt = False,
+    strict: StrictOpt = False,
+) -> None:
+    """Run the monthly Care Coordination Fee batch and write the payment file.
+
+    One payment line per practice and month (attributed members, average risk score,
+    PMPM rate, fee), control totals by tier and month, the rejected input rows and a
+    manifest of every input and output with its sha256. Amounts are in dollars and
+    cents, rounded half-up; the control total is the exact sum of the lines.
+    """
+    with boundary():
+        if (month is None) == (months is None):
+            raise InputError("give either --month YYYY-MM or --months FIRST..LAST")
+        ahead = read_ahead(data, with_claims=False, attribution=attribution)
+        from ..config import load_config
+        from ..jobs import run_ccf
+        from ..periods import parse_month_range, parse_year_month
+        from . import console
+
+        try:
+            periods = [parse_year_month(month)] if month else parse_month_range(months or "")
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        label = month or (months or "").replace("..", "_to_").replace(",", "_")
+        dest = out or Path("out") / f"ccf-{label}"
+        terms = load_config(config)
+        with console.progress() as step:
+            batch, result = run_ccf(
+                terms,
+                data,
+                periods,
+                dest,
+                force=force,
+                strict=strict,
+                paths={
+                    "practices": practices,
+                    "attribution": attribution,
+                    "risk_scores": risk_scores,
+                },
+                progress=step,
+                ahead=ahead,
+            )
+        console.show_ccf(
+            batch.lines,
+            batch.control_totals,
+            result.out,
+            batch.members_defaulted,
+            len(result.rejects),
+        )
+
+
+@app.command()
+def settle(
+    year: Annotated[int, typer.Option("--year", "-y", help="The performance year to settle.")],
+    data: Annotated[
+        Path,
+        typer.Option("--data", "-d", help="Folder with the member-level tables (as for ccf)."),
+    ] = Path("data"),
+    summary: Annotated[
+        Path | None,
+        typer.Option(
+            "--summary",
+            help="Settle from a practice-level summary instead (budget or baseline_pmpm, "
+            "member_months, actual_cost, quality_score, ...).",
+        ),
+    ] = None,
+    config: ConfigOpt = DEFAULT_PRESET,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder. Default: out/settlement-YEAR."),
+    ] = None,
+    claims: FileOpt = None,
+    quality: FileOpt = None,
+    force: ForceOpt = False,
+    strict: StrictOpt = False,
+) -> None:
+    """Settle a performance year's shared savings: budget, actual cost, savings, share, payment.
+
+    Writes settlement.csv/.parquet with every step of the waterfall for each practice
+    (risk ratio, budget, truncation, completion, savings rate, MSR, quality, share rate,
+    payment limit, losses) and a reason code (PAID, CAPPED, BELOW_MSR, NO_SAVINGS,
+    QUALITY_GATE, LOSS, LOSS_CAPPED), control totals and a manifest.
+    """
+    with boundary():
+        ahead = (
+            read_ahead(data, with_claims=True, attribution=None, claims=claims)
+            if summary is None
+            else None
+        )
+        from ..config import load_config
+        from ..jobs import run_settlement
+        from . import console
+
+        dest = out or Path("out") / f"settlement-{year}"
+        terms = load_config(config)
+        with console.progress() as step:
+            settlement, result = run_settlement(
+                terms,
+                year,
+                dest,
+                data=data if summary is None else None,
+                summary=summary,
+                force=force,
+                strict=strict,
+                paths={"claims": claims, "quality": quality},
+                progress=step,
+                ahead=ahead,
+            )
+        console.show_settlement(
+            settlement.practices, settlement.control_totals, result.out, settlement.notes
+        )
+
+
+app.command()(scenarios)
+app.command("mssp-check")(mssp_check)
+
+
+@app.command()
+def presets(
+    name: Annotated[
+        str | None,
+        typer.Argument(help="A program to print as TOML (to copy and edit).", show_default=False),
+    ] = None,
+) -> None:
+    """List the programs shipped with the package, or print one of them as TOML.
+
+    Any command's --config takes such a name, or the path of a TOML file of your own:
+    `totalcare presets bluekc_medical_home > my_program.toml`, edit it, then
+    `totalcare ccf --config my_program.toml ...`.
+    """
+    with boundary():
+        from ..config import preset, preset_names, preset_text
+        from . import console
+
+        if name is None:
+            console.show_presets({n: preset(n).program.name for n in preset_names()})
+        else:
+            console.out.print(preset_text(name), markup=False, highlight=False, end="")
+
+
+@app.command()
+def generate(
+    members: Annotated[int, typer.Option("--members", "-n", help="How many members.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same files.")] = 7,
+    year: Annotated[int, typer.Option(help="The program year of attribution and claims.")] = 2026,
+    members_per_practice: Annotated[int, typer.Option(help="Average practice panel size.")] = 1000,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the tables to.")] = Path(
+        "generated"
+    ),
+) -> None:
+    """Write a synthetic program (practices, attribution, risk scores, claims, quality).
+
+    Realistic and deterministic for a seed: churn and practice switching, lognormal risk
+    scores with some members unscored, claims rising with risk, catastrophic members and
+    reversals. For trying the tool and for benchmarks; not any payer's experience.
+    """
+    with boundary():
+        if members < 1 or members_per_practice < 1:
+            raise InputError("--members and --members-per-practice must be at least 1")
+        if fmt not in ("parquet", "csv"):
+            raise InputError(f"--format must be parquet or csv, not '{fmt}'")
+        from ..generate import generate_program, write_program
+        from . import console
+
+        with console.progress() as step:
+            step("Generating")
+            tables = generate_program(
+                members, seed=seed, year=year, members_per_practice=members_per_practice
+            )
+            step("Writing")
+            paths = write_program(tables, out, fmt=fmt)
+        console.show_generated({name: tables[name].num_rows for name in tables}, paths)

@@ -1,0 +1,377 @@
+"""Terminal output: the only module that prints. Rich tables for results, plain text for errors.
+
+Tables never cut a cell: written to a file or a CI log, a table is as wide as it needs
+to be; on a terminal narrower than a table, long cells wrap instead of being cut.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..errors import EXIT_INTERRUPTED, InputError, TotalcareError
+from ..money import dollars
+from ..reasons import Reason
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..mssp.check import MsspCheck
+    from ..scenarios.plan import ScenarioStudy
+
+# Output to a file or a CI log is as wide as its tables need (never cut).
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 10_000)
+err = Console(stderr=True, highlight=False)
+
+
+def _table(title: str) -> Table:
+    return Table(title=title, title_justify="left")
+
+
+def _column(table: Table, name: str, justify: str = "left", **options: Any) -> None:
+    """A column whose long cells wrap on a narrow terminal (never cut with an ellipsis)."""
+    table.add_column(name, justify=justify, overflow="fold", **options)  # type: ignore[arg-type]
+
+
+@contextmanager
+def progress(enabled: bool = True) -> Iterator[Callable[[str], None]]:
+    """A spinner naming the current step; silent when output is not a terminal."""
+    if not enabled or not err.is_terminal:
+        yield lambda _step: None
+        return
+    with err.status("Starting") as status:
+        yield lambda step: status.update(f"{step}...")
+
+
+def show_error(exc: TotalcareError) -> None:
+    kind = {2: "Bad input", 3: "Bad config", 4: "Refused", 5: "Cannot write output"}.get(
+        exc.exit_code, "Error"
+    )
+    err.print(f"[bold red]{kind}[/] (exit {exc.exit_code})", highlight=False)
+    if isinstance(exc, InputError):
+        for problem in exc.problems:
+            err.print(f"  - {problem.describe()}", markup=False, soft_wrap=True)
+    else:
+        err.print(f"  {exc}", markup=False, soft_wrap=True)
+
+
+def show_ccf(
+    lines: pd.DataFrame, totals: pd.DataFrame, out_dir: Path, defaulted: int, rejects: int
+) -> None:
+    table = _table("Care Coordination Fee batch")
+    for name, justify in [
+        ("month", "left"),
+        ("practice", "left"),
+        ("tier", "left"),
+        ("members", "right"),
+        ("avg risk", "right"),
+        ("PMPM", "right"),
+        ("fee", "right"),
+    ]:
+        _column(table, name, justify)
+    shown = lines if len(lines) <= 40 else lines.head(40)
+    for row in shown.itertuples(index=False):
+        table.add_row(
+            row.year_month,
+            str(row.practice_id),
+            row.tier,
+            f"{row.attributed_members:,}",
+            f"{row.avg_risk_score:.4f}",
+            dollars(row.pmpm_rate_cents),
+            dollars(row.ccf_amount_cents),
+        )
+    if len(lines) > len(shown):
+        table.add_row(
+            "...", f"{len(lines) - len(shown)} more lines in the payment file", "", "", "", "", ""
+        )
+    out.print(table)
+    _show_totals(totals, ["practices", "member_months", "ccf_amount_cents"], "Control totals")
+    out.print(
+        f"Members given the default risk score: {defaulted:,}   Rejected input rows: {rejects:,}"
+    )
+    out.print(f"Payment file and manifest written to [bold]{escape(str(out_dir))}[/]")
+
+
+def _show_totals(totals: pd.DataFrame, columns: list[str], title: str) -> None:
+    table = _table(title)
+    _column(table, "scope")
+    _column(table, "key")
+    for c in columns:
+        _column(table, c.removesuffix("_cents"), "right")
+    for row in totals.to_dict("records"):
+        table.add_row(
+            str(row["scope"]),
+            str(row["key"]),
+            *[dollars(row[c]) if c.endswith("_cents") else f"{int(row[c]):,}" for c in columns],
+        )
+    out.print(table)
+
+
+def show_settlement(
+    frame: pd.DataFrame, totals: pd.DataFrame, out_dir: Path | None, notes: dict
+) -> None:
+    table = _table("Shared savings settlement")
+    cols = [
+        ("practice", "left"),
+        ("budget", "right"),
+        ("actual cost", "right"),
+        ("savings", "right"),
+        ("MSR", "right"),
+        ("share", "right"),
+        ("payment", "right"),
+        ("reason", "left"),
+    ]
+    for name, justify in cols:
+        _column(table, name, justify)
+    shown = frame if len(frame) <= 40 else frame.head(40)
+    for row in shown.itertuples(index=False):
+        table.add_row(
+            str(row.practice_id),
+            dollars(row.budget_cents),
+            dollars(row.actual_cost_cents),
+            f"{row.savings_rate:.2%}",
+            f"{row.msr:.2%}",
+            f"{row.share_rate:.2%}",
+            dollars(row.final_payment_cents),
+            row.reason,
+        )
+    if len(frame) > len(shown):
+        table.add_row(
+            "...",
+            f"{len(frame) - len(shown)} more practices in settlement.csv",
+            *[""] * (len(cols) - 2),
+        )
+    out.print(table)
+    for reason in sorted(frame["reason"].unique()):
+        out.print(f"  {reason}: {Reason(reason).meaning}")
+    program = totals[totals["scope"] == "program"].iloc[0]
+    waterfall = _table("Program waterfall")
+    _column(waterfall, "step")
+    _column(waterfall, "amount", "right")
+    for label, col in [
+        ("budget", "budget_cents"),
+        ("claims paid", "claims_paid_cents"),
+        ("truncated by stop-loss", "truncated_cents"),
+        ("CCF counted as cost", "ccf_cost_cents"),
+        ("actual cost", "actual_cost_cents"),
+        ("savings", "savings_cents"),
+        ("qualifying savings", "qualifying_savings_cents"),
+        ("earned before limit", "earned_before_limit_cents"),
+        ("earned", "earned_cents"),
+        ("shared losses", "shared_loss_cents"),
+        ("final payments (net)", "final_payment_cents"),
+    ]:
+        waterfall.add_row(label, dollars(program[col]))
+    out.print(waterfall)
+    for key, value in notes.items():
+        out.print(f"  {key.replace('_', ' ')}: {value}")
+    if out_dir is not None:
+        out.print(f"Settlement and manifest written to [bold]{escape(str(out_dir))}[/]")
+
+
+def interrupted() -> None:
+    err.print(f"Interrupted (exit {EXIT_INTERRUPTED}): nothing was written", highlight=False)
+
+
+def show_generated(rows: dict[str, int], paths: dict[str, Path]) -> None:
+    table = _table("Synthetic program")
+    _column(table, "table")
+    _column(table, "rows", "right")
+    _column(table, "file")
+    for name, count in rows.items():
+        table.add_row(name, f"{count:,}", str(paths[name]))
+    out.print(table)
+
+
+# ----- scenarios -----
+
+#: Rows of a terminal table before "... more in FILE".
+SHOWN_ROWS = 30
+
+
+def _percent(value: float) -> str:
+    return f"{value:.1%}"
+
+
+def show_summary(summary: pd.DataFrame, shown: int = SHOWN_ROWS) -> None:
+    """One line per scenario: what the program pays and what the payer keeps."""
+    table = _table("Scenarios")
+    columns = [
+        ("scenario", "left"),
+        ("total paid", "right"),
+        ("vs base", "right"),
+        ("paid", "right"),
+        ("payer net savings", "right"),
+        ("mean", "right"),
+        ("std", "right"),
+    ]
+    for name, justify in columns:
+        _column(table, name, justify, min_width=24 if name == "scenario" else None)
+    for row in summary.head(shown).itertuples(index=False):
+        table.add_row(
+            str(row.scenario),
+            dollars(row.total_paid_cents),
+            dollars(row.paid_vs_base_cents),
+            f"{row.practices_paid:,}/{row.practices:,}",
+            dollars(row.payer_net_savings_cents),
+            dollars(row.mean_payment_cents),
+            dollars(row.std_payment_cents),
+        )
+    if len(summary) > shown:
+        table.add_row("...", f"{len(summary) - shown:,} more in scenario_summary.csv")
+    out.print(table)
+
+
+def show_tornado(tornado: pd.DataFrame) -> None:
+    """The sensitivity table, largest swing first."""
+    if tornado.empty:
+        return
+    table = _table("Sensitivity of total paid (largest swing first)")
+    for name in ["parameter", "base", "low", "high", "paid at low", "paid at high", "swing"]:
+        _column(table, name, "left" if name == "parameter" else "right")
+    for row in tornado.itertuples(index=False):
+        table.add_row(
+            str(row.parameter),
+            str(row.base_value),
+            str(row.low),
+            str(row.high),
+            dollars(row.total_paid_low_cents),
+            dollars(row.total_paid_high_cents),
+            dollars(row.swing_cents),
+        )
+    out.print(table)
+
+
+def show_chance(chance: pd.DataFrame, draws: int, seed: int, shown: int = SHOWN_ROWS) -> None:
+    """Per practice: the chance that noise passes the MSR, and the payment's spread."""
+    table = _table(f"Chance ({draws:,} bootstrap draws of each practice's members, seed {seed})")
+    for name in [
+        "practice",
+        "members",
+        "savings rate",
+        "MSR",
+        "P(noise passes MSR)",
+        "P(paid)",
+        "payment p5",
+        "p50",
+        "p95",
+    ]:
+        _column(table, name, "left" if name == "practice" else "right")
+    for row in chance.head(shown).itertuples(index=False):
+        table.add_row(
+            str(row.practice_id),
+            f"{row.members:,}",
+            _percent(row.savings_rate),
+            _percent(row.msr),
+            _percent(row.p_pass_msr_if_no_savings),
+            _percent(row.p_paid),
+            dollars(row.payment_p5_cents),
+            dollars(row.payment_p50_cents),
+            dollars(row.payment_p95_cents),
+        )
+    if len(chance) > shown:
+        table.add_row("...", f"{len(chance) - shown:,} more practices in chance.csv")
+    out.print(table)
+
+
+def show_study(study: ScenarioStudy, out_dir: Path, report: Path | None, xlsx: Path | None) -> None:
+    """A scenario study's tables, and where its files went."""
+    show_summary(study.result.summary)
+    show_tornado(study.tornado)
+    if study.chance is not None:
+        show_chance(study.chance.practices, study.chance.draws, study.chance.seed)
+    out.print(f"Scenario tables and manifest written to [bold]{escape(str(out_dir))}[/]")
+    for label, path in (("HTML report", report), ("Excel workbook", xlsx)):
+        if path is not None:
+            out.print(f"{label} written to [bold]{escape(str(path))}[/]")
+
+
+# ----- presets -----
+
+
+def show_presets(programs: dict[str, str]) -> None:
+    """The shipped programs: the name to give --config, and the program's own name."""
+    table = _table("Shipped programs (give the name to --config)")
+    _column(table, "name")
+    _column(table, "program")
+    for name, program in programs.items():
+        table.add_row(name, program)
+    out.print(table)
+
+
+# ----- mssp-check -----
+
+def _money(value: float) -> str:
+    sign = "-" if value < 0 else ""
+    return f"{sign}${abs(value):,.2f}"
+
+
+def show_mssp_check(check: MsspCheck, out_path: Path, shown: int = 10) -> None:
+    """Print the match count, the per-track totals and the largest differences."""
+    verdict = (
+        "[bold green]all match[/]"
+        if check.all_match
+        else f"[bold red]{check.mismatched:,} do not match[/]"
+    )
+    out.print(
+        f"[bold]MSSP PY{check.year}[/]: {check.matched:,} of {check.rows:,} ACOs match CMS's "
+        f"EarnSaveLoss ({verdict}); largest difference {_money(check.max_abs_difference)}"
+    )
+    out.print(f"  file: {check.path}", markup=False)
+
+    tracks = _table("By track (engine = this program's presets; CMS = EarnSaveLoss)")
+    for name in ["track", "ACOs", "match", "engine net", "CMS net", "max |difference|"]:
+        _column(tracks, name, "left" if name == "track" else "right")
+    for row in check.by_track().itertuples(index=False):
+        tracks.add_row(
+            str(row.track),
+            f"{row.acos:,}",
+            f"{row.matched:,}",
+            _money(row.engine_total),
+            _money(row.published_total),
+            _money(row.max_abs_difference),
+        )
+    out.print(tracks)
+
+    largest = check.largest_differences(shown)
+    diffs = _table("Largest differences (mismatches first; tolerance: $1 + quality-score rounding)")
+    for name, justify in [
+        ("ACO", "left"),
+        ("track", "left"),
+        ("engine", "right"),
+        ("CMS", "right"),
+        ("difference", "right"),
+        ("tolerance", "right"),
+        ("match", "left"),
+        ("reason", "left"),
+    ]:
+        _column(diffs, name, justify)
+    for row in largest.itertuples(index=False):
+        diffs.add_row(
+            str(row.aco_id),
+            str(row.track),
+            _money(row.engine_result),
+            _money(row.published_result),
+            _money(row.difference),
+            _money(row.tolerance),
+            "yes" if row.match else "[bold red]NO[/]",
+            str(row.reason),
+        )
+    out.print(diffs)
+
+    table = check.msr_table
+    if len(table):
+        tracks_with_table = ", ".join(sorted(set(table["track"])))
+        out.print(
+            f"MSR table ({tracks_with_table}, 3,000+ beneficiaries): reproduces MinSavPerc for "
+            f"{check.msr_table_matched:,} of {len(table):,} ACOs "
+            f"(largest gap {table['abs_error'].max():.2e})"
+        )
+    out.print(f"Row-by-row comparison written to [bold]{escape(str(out_path))}[/]")

@@ -1,0 +1,46 @@
+"""A program's terms: pydantic models of the TOML sections, and reading them.
+
+``load_config(path_or_name)`` reads a TOML file or a shipped preset; ``preset(name)``
+a shipped preset; ``parse_config(dict)`` a mapping built in code.
+"""
+
+from .load import DEFAULT_PRESET, load_config, parse_config, preset, preset_names, preset_text
+from .terms import (
+    CcfTerms,
+    LinearRate,
+    LossTerms,
+    MemberTiers,
+    MsrBand,
+    MsrTerms,
+    ProgramConfig,
+    ProgramTerms,
+    QualityTerms,
+    RateBand,
+    RiskTerms,
+    SettlementTerms,
+    SharingTerms,
+    StopLoss,
+)
+
+__all__ = [
+    "DEFAULT_PRESET",
+    "CcfTerms",
+    "LinearRate",
+    "LossTerms",
+    "MemberTiers",
+    "MsrBand",
+    "MsrTerms",
+    "ProgramConfig",
+    "ProgramTerms",
+    "QualityTerms",
+    "RateBand",
+    "RiskTerms",
+    "SettlementTerms",
+    "SharingTerms",
+    "StopLoss",
+    "load_config",
+    "parse_config",
+    "preset",
+    "preset_names",
+    "preset_text",
+]

@@ -1,0 +1,338 @@
+"""The program's terms, read from TOML and validated once at load.
+
+One pydantic model per section of the config file; the TOML keys, these field
+names, the output columns and the docs use the same words. Unknown keys, wrong
+types and impossible values (negative fees, bands out of order, sharing rates
+that could pass the program's ``max_share_rate``) fail at load with the key's
+path and the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+from ..errors import ConfigError
+
+Rate = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProgramTerms(_Section):
+    """Who runs the program and its overall limits."""
+
+    name: str
+    max_share_rate: Rate = Field(
+        description="Highest share of savings any practice can earn (0.50 = 50%)."
+    )
+    tiers: list[str] = Field(
+        default=["Developing", "Established", "Advanced"],
+        min_length=1,
+        description="Practice performance tiers; every practice's tier must be one of these.",
+    )
+
+
+class RiskTerms(_Section):
+    """How the vendor's member risk file is read and turned into average clinical risk."""
+
+    member_id_column: str = "member_id"
+    score_column: str = Field(description="The vendor score used, e.g. a prospective total score.")
+    missing_score: Literal["default", "reject"] = Field(
+        default="default",
+        description="Members with no score get default_score (counted and reported) or fail the run.",
+    )
+    default_score: Positive = 1.0
+    normalize: bool = Field(
+        default=False,
+        description=(
+            "Rescale scores so the member-month-weighted mean over the period's whole "
+            "attributed population is 1.0 (the month for a CCF batch, the year for a settlement)."
+        ),
+    )
+    score_decimals: Annotated[int, Field(ge=1, le=8)] = Field(
+        default=4, description="avg_risk_score is rounded half-up to this many places before use."
+    )
+    max_score: Positive = Field(
+        default=100.0, description="Scores above this are out of range (a vendor file error)."
+    )
+
+
+class RateBand(_Section):
+    min_avg_risk: NonNegative
+    pmpm: NonNegative
+
+
+class LinearRate(_Section):
+    base_pmpm: NonNegative
+    floor_pmpm: NonNegative = 0.0
+    ceiling_pmpm: NonNegative | None = None
+
+    @model_validator(mode="after")
+    def _floor_below_ceiling(self) -> LinearRate:
+        if self.ceiling_pmpm is not None and self.ceiling_pmpm < self.floor_pmpm:
+            raise ValueError("ceiling_pmpm is below floor_pmpm")
+        return self
+
+
+class MemberTiers(_Section):
+    """CPC+ style: each member's fee by the quantile of their own score in the month's population."""
+
+    quantiles: list[Annotated[float, Field(gt=0.0, lt=1.0)]] = Field(
+        description="Cut points between member risk tiers, e.g. [0.25, 0.5, 0.75] for quartiles."
+    )
+    pmpm: list[NonNegative] = Field(
+        description="Fee per member per month of each tier, lowest first."
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> MemberTiers:
+        if sorted(self.quantiles) != list(self.quantiles) or len(set(self.quantiles)) != len(
+            self.quantiles
+        ):
+            raise ValueError("quantiles must be strictly increasing")
+        if len(self.pmpm) != len(self.quantiles) + 1:
+            raise ValueError(
+                f"pmpm needs one fee per tier: {len(self.quantiles) + 1} for "
+                f"{len(self.quantiles)} quantile cut points, got {len(self.pmpm)}"
+            )
+        return self
+
+
+class CcfTerms(_Section):
+    """Care Coordination Fee: the monthly PMPM rate model."""
+
+    rate_model: Literal["bands", "linear", "member_tiers"]
+    bands: list[RateBand] | None = None
+    linear: LinearRate | None = None
+    member_tiers: MemberTiers | None = None
+    tier_multipliers: dict[str, NonNegative] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _model_has_its_terms(self) -> CcfTerms:
+        if getattr(self, self.rate_model) is None:
+            raise ValueError(
+                f"rate_model is '{self.rate_model}' but [ccf.{self.rate_model}] is missing"
+            )
+        if self.bands is not None:
+            if not self.bands:
+                raise ValueError("bands is empty")
+            lows = [b.min_avg_risk for b in self.bands]
+            if lows[0] != 0.0:
+                raise ValueError("the first band must start at min_avg_risk = 0")
+            if any(b <= a for a, b in itertools.pairwise(lows)):
+                raise ValueError("bands are out of order: min_avg_risk must strictly increase")
+        return self
+
+
+class StopLoss(_Section):
+    """Per-member annual cost truncation."""
+
+    kind: Literal["none", "fixed", "percentile"] = "none"
+    amount: Positive | None = None
+    percentile: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+
+    @model_validator(mode="after")
+    def _has_threshold(self) -> StopLoss:
+        if self.kind == "fixed" and self.amount is None:
+            raise ValueError("kind 'fixed' needs amount")
+        if self.kind == "percentile" and self.percentile is None:
+            raise ValueError("kind 'percentile' needs percentile (0.99 for the 99th)")
+        return self
+
+
+class MsrBand(_Section):
+    """One band of a minimum-savings-rate table, linear between its ends."""
+
+    min_population: NonNegative
+    max_population: NonNegative
+    msr_at_min: Rate
+    msr_at_max: Rate
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MsrBand:
+        if self.max_population < self.min_population:
+            raise ValueError("max_population is below min_population")
+        return self
+
+
+class MsrTerms(_Section):
+    """Minimum savings rate: fixed, or a table by population size (person-years)."""
+
+    kind: Literal["fixed", "table", "assigned"] = Field(
+        default="fixed",
+        description=(
+            "fixed: one rate for all; table: by population size; assigned: each practice's "
+            "own rate, from the msr column of a practice-level summary."
+        ),
+    )
+    rate: Rate = 0.0
+    table: list[MsrBand] | None = None
+    sharing: Literal["first_dollar", "net"] = Field(
+        default="first_dollar",
+        description="Share all savings once the MSR is met, or only the savings above the MSR.",
+    )
+
+    @model_validator(mode="after")
+    def _table(self) -> MsrTerms:
+        if self.kind == "table":
+            if not self.table:
+                raise ValueError("kind 'table' needs [[settlement.msr.table]] bands")
+            for a, b in zip(self.table, self.table[1:], strict=False):
+                if b.min_population < a.max_population:
+                    raise ValueError("msr table bands overlap or are out of order")
+        return self
+
+
+class QualityTerms(_Section):
+    gate: bool = Field(
+        default=True, description="No share when the practice's met_quality_gate is false."
+    )
+    min_score: Rate = Field(default=0.0, description="No share when quality_score is below this.")
+
+
+class SharingTerms(_Section):
+    """share_rate = savings_share_rate[tier] + quality_share_rate[tier] x quality_score, capped."""
+
+    savings_share_rate: dict[str, Rate] = Field(default_factory=dict)
+    quality_share_rate: dict[str, Rate] = Field(default_factory=dict)
+
+
+class LossTerms(_Section):
+    """Two-sided risk: losses past the minimum loss rate are billed."""
+
+    enabled: bool = False
+    min_loss_rate: Rate | Literal["msr"] = Field(
+        default=0.0, description='A rate, or "msr" for the same rate as the practice\'s MSR.'
+    )
+    loss_rate: Rate | Literal["one_minus_share_rate"] = 0.0
+    loss_rate_floor: Rate = 0.0
+    loss_rate_ceiling: Rate = 1.0
+    loss_limit: Rate = Field(
+        default=1.0, description="Most a practice can owe, as a share of budget."
+    )
+
+    @model_validator(mode="after")
+    def _floor(self) -> LossTerms:
+        if self.loss_rate_ceiling < self.loss_rate_floor:
+            raise ValueError("loss_rate_ceiling is below loss_rate_floor")
+        return self
+
+
+class SettlementTerms(_Section):
+    """Year-end shared savings: every step of the waterfall."""
+
+    baseline_year: int = Field(ge=1990, le=2200)
+    annual_trend: Annotated[float, Field(ge=-0.5, le=1.0)] = 0.0
+    risk_ratio_min: Positive | None = None
+    risk_ratio_max: Positive | None = None
+    stop_loss: StopLoss = StopLoss()
+    completion_factor: Annotated[float, Field(ge=1.0, le=2.0)] = 1.0
+    ccf_counts_as_cost: bool = False
+    msr: MsrTerms = MsrTerms()
+    quality: QualityTerms = QualityTerms()
+    sharing: SharingTerms
+    payment_reduction: Rate = Field(
+        default=0.0, description="Share withheld from earned savings (Medicare's 2% sequestration)."
+    )
+    payment_reduction_by_year: dict[str, Rate] = Field(
+        default_factory=dict, description="Overrides payment_reduction for the years listed."
+    )
+    payment_limit: Rate = Field(
+        default=1.0, description="Most a practice can earn, as a share of its budget."
+    )
+    losses: LossTerms = LossTerms()
+
+    @model_validator(mode="after")
+    def _risk_bounds(self) -> SettlementTerms:
+        if (
+            self.risk_ratio_min is not None
+            and self.risk_ratio_max is not None
+            and self.risk_ratio_max < self.risk_ratio_min
+        ):
+            raise ValueError("risk_ratio_max is below risk_ratio_min")
+        return self
+
+    def payment_reduction_for(self, year: int) -> float:
+        return self.payment_reduction_by_year.get(str(year), self.payment_reduction)
+
+
+class ProgramConfig(_Section):
+    """A whole program: a config file, or a shipped preset (``presets/*.toml``), is one of these."""
+
+    program: ProgramTerms
+    risk: RiskTerms | None = None
+    ccf: CcfTerms | None = None
+    settlement: SettlementTerms | None = None
+    _source: str = PrivateAttr(default="<in memory>")
+    _sha256: str = PrivateAttr(default="")
+
+    def remember_source(self, source: str, sha256: str) -> None:
+        """Where the config was read from and the sha256 of its bytes (set by ``load_config``)."""
+        self._source, self._sha256 = source, sha256
+
+    @property
+    def source(self) -> str:
+        """The file or preset the config was read from (``<in memory>`` for one built in code)."""
+        return self._source
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of the bytes the config was read from; of its canonical JSON when built in code."""
+        return self._sha256 or hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProgramConfig:
+        tiers = set(self.program.tiers)
+        named: dict[str, dict[str, float]] = {}
+        if self.ccf is not None:
+            named["ccf.tier_multipliers"] = self.ccf.tier_multipliers
+        if self.settlement is not None:
+            sharing = self.settlement.sharing
+            named["settlement.sharing.savings_share_rate"] = sharing.savings_share_rate
+            named["settlement.sharing.quality_share_rate"] = sharing.quality_share_rate
+        for key, table in named.items():
+            unknown = sorted(set(table) - tiers)
+            if unknown:
+                raise ValueError(
+                    f"{key} names tiers {unknown} that are not in program.tiers {sorted(tiers)}"
+                )
+        cap = self.program.max_share_rate
+        for tier in self.program.tiers:
+            best = self.share_rate_ceiling(tier)
+            if best > cap + 1e-12:
+                raise ValueError(
+                    f"tier '{tier}' could earn a share_rate of {best:.4f} "
+                    f"(savings_share_rate + quality_share_rate), above program.max_share_rate {cap}"
+                )
+        return self
+
+    def share_rate_ceiling(self, tier: str) -> float:
+        if self.settlement is None:
+            return 0.0
+        sharing = self.settlement.sharing
+        return sharing.savings_share_rate.get(tier, 0.0) + sharing.quality_share_rate.get(tier, 0.0)
+
+    def require_ccf(self) -> tuple[RiskTerms, CcfTerms]:
+        if self.risk is None or self.ccf is None:
+            raise ConfigError(
+                f"program '{self.program.name}' has no [risk] and [ccf] sections: "
+                "it defines no Care Coordination Fee"
+            )
+        return self.risk, self.ccf
+
+    def require_settlement(self) -> SettlementTerms:
+        if self.settlement is None:
+            raise ConfigError(
+                f"program '{self.program.name}' has no [settlement] section: it defines no shared savings"
+            )
+        return self.settlement
+
+

@@ -1,0 +1,342 @@
+"""Reading the input tables (Parquet or CSV, by extension) and checking them against ``schema``.
+
+Checks are lazy, in the style of pandera: every problem in a file is collected
+with a reason code, the rows and the first failing values before anything is
+reported. Rows that fail a check are *rejected*: they leave the clean frame and
+are kept, with reason and message, for the rejects file. Whether rejections fail
+the run is the caller's policy (``policy.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ..audit import file_sha256
+from ..errors import InputError, Problem
+from ..periods import format_period, periods_from_dates, periods_from_year_month
+from ..reasons import Reason
+from .columns import _with_column, has_repeats, id_chunks
+from .schema import Column, TableSpec
+
+REJECT_COLUMNS = ["table", "row", "reason", "column", "message", "record"]
+# Service dates outside these months are data errors, not claims to pay.
+FIRST_PERIOD = (1990 - 1970) * 12
+LAST_PERIOD = (2100 - 1970) * 12 + 11
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+
+
+@dataclass(frozen=True)
+class TableUse:
+    """What one computation used of an input table: the rows it used and the valid rows it
+    left out, by reason (``OUTSIDE_PERIOD``, ``NOT_ATTRIBUTED``). A result carries the uses
+    of the tables it read, so a table's accounting is always that of one computation."""
+
+    table: str
+    used: int
+    excluded: tuple[tuple[str, int], ...] = ()
+
+    @classmethod
+    def of(cls, table: str, used: int, excluded: dict[str, int]) -> TableUse:
+        """A use, keeping only the reasons that excluded rows."""
+        return cls(table, int(used), tuple(sorted((str(k), int(v)) for k, v in excluded.items() if v)))
+
+
+@dataclass(frozen=True)
+class Table:
+    """One input file after checks: the clean rows, the rejected rows and how many were read.
+
+    Checking and linking make new tables (``reject_rows``, ``with_frame``); a table is
+    never changed once made.
+    """
+
+    spec: TableSpec
+    path: Path
+    frame: pd.DataFrame  # clean rows; index = 1-based data row number in the file
+    rejects: pd.DataFrame  # REJECT_COLUMNS
+    rows_read: int
+
+    @cached_property
+    def sha256(self) -> str:
+        """The file's fingerprint for the manifest (computed when first asked for)."""
+        return file_sha256(self.path) if self.path.exists() else ""
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def with_frame(self, frame: pd.DataFrame) -> Table:
+        """The same table with its clean rows in another form (the same rows)."""
+        return replace(self, frame=frame)
+
+    def reject_rows(self, mask: np.ndarray, reason: str, column: str | None, message: str) -> Table:
+        """The table with the rows under ``mask`` moved from the clean frame to the rejects."""
+        if not mask.any():
+            return self
+        rejects = pd.concat(
+            [
+                self.rejects,
+                _reject_frame(self.spec.name, self.frame, mask, reason, column, message),
+            ],
+            ignore_index=True,
+        )
+        return replace(self, frame=self.frame.loc[~mask], rejects=rejects)
+
+    def reject_all(self, checks: list[tuple[np.ndarray, str, str | None, str]]) -> Table:
+        """Reject rows under several masks of the current frame at once (one filtering pass);
+        a row failing more than one check is rejected for the first."""
+        taken = np.zeros(len(self.frame), dtype=bool)
+        parts = [self.rejects]
+        for mask, reason, column, message in checks:
+            mask = mask & ~taken
+            if mask.any():
+                parts.append(
+                    _reject_frame(self.spec.name, self.frame, mask, reason, column, message)
+                )
+                taken |= mask
+        if not taken.any():
+            return self
+        return replace(
+            self, frame=self.frame.loc[~taken], rejects=pd.concat(parts, ignore_index=True)
+        )
+
+    def accounting(self, use: TableUse | None = None) -> dict[str, object]:
+        """read = used + excluded + rejected: by ``use``, or every clean row used."""
+        rejected = self.rejects["reason"].value_counts().sort_index().to_dict()
+        return {
+            "read": self.rows_read,
+            "used": len(self.frame) if use is None else use.used,
+            "excluded": {} if use is None else dict(use.excluded),
+            "rejected": {str(k): int(v) for k, v in rejected.items()},
+        }
+
+
+def accounting_of(tables: Iterable[Table], uses: Iterable[TableUse] = ()) -> dict[str, dict]:
+    """Each table's accounting, by table name, as a computation's ``uses`` describe it."""
+    by_table = {use.table: use for use in uses}
+    return {t.name: t.accounting(by_table.get(t.name)) for t in tables}
+
+
+def _reject_frame(
+    table: str, frame: pd.DataFrame, mask: np.ndarray, reason: str, column: str | None, message: str
+) -> pd.DataFrame:
+    bad = frame.loc[mask]
+    if len(bad.columns):
+        record = (
+            bad.astype("string")
+            .fillna("")
+            .apply(lambda col: col.name + "=" + col, axis=0)
+            .agg("; ".join, axis=1)
+        )
+    else:
+        record = pd.Series("", index=bad.index)
+    return pd.DataFrame(
+        {
+            "table": table,
+            "row": bad.index.to_numpy(dtype=np.int64),
+            "reason": reason,
+            "column": column or "",
+            "message": message,
+            "record": record.to_numpy(dtype=object),
+        }
+    )
+
+
+def _as_number(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Numbers from any column; returns (float values, mask of non-empty values that are not numbers)."""
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        values = series.astype("float64")
+        return values, np.zeros(len(series), dtype=bool)
+    try:  # fast path: every value parses
+        parsed = pa.array(series.astype("string"), type=pa.string()).cast(pa.float64())
+        values = pd.Series(parsed.to_numpy(zero_copy_only=False), index=series.index)
+        return values, np.zeros(len(series), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    text = series.astype("string").str.strip()
+    values = pd.to_numeric(text, errors="coerce").astype("float64")
+    # "nan"/"inf" text parses to non-finite floats: caught by NON_FINITE, not WRONG_DATATYPE
+    is_nan_text = text.str.lower().isin(["nan", "+nan", "-nan"]).fillna(False)
+    wrong = (values.isna() & text.notna() & ~is_nan_text).to_numpy(dtype=bool)
+    return values, wrong
+
+
+def _clean_ids(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Identifiers as read, with surrounding blanks removed; (ids, mask of empty ids)."""
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        categories = raw.cat.categories.astype("string")
+        stripped = categories.str.strip()
+        if (stripped == categories).all() and stripped.is_unique:
+            empty_category = (stripped == "").to_numpy(dtype=bool)
+            codes = raw.array.codes
+            if not empty_category.any():
+                return raw, codes < 0
+            null = (codes < 0) | (empty_category[codes] & (codes >= 0))
+            return raw, null
+        raw = raw.astype("string")
+    if pd.api.types.is_float_dtype(raw.dtype):
+        null = raw.isna().to_numpy(dtype=bool)
+        return raw.astype("Int64"), null
+    if pd.api.types.is_integer_dtype(raw.dtype) or pd.api.types.is_bool_dtype(raw.dtype):
+        return raw, raw.isna().to_numpy(dtype=bool)
+    text = raw.astype("string").str.strip()
+    return text, (text.isna() | (text == "")).to_numpy(dtype=bool)
+
+
+def _check_column(table: Table, col: Column) -> Table:
+    frame = table.frame
+    name = col.name
+    if name not in frame.columns:
+        return table
+    raw = frame[name]
+    if col.kind == "id":
+        ids, null = _clean_ids(raw)
+        if ids is not raw:
+            table = table.with_frame(_with_column(frame, name, ids))
+        table = table.reject_rows(null, Reason.NULL_KEY, name, f"{name} is empty")
+        return table
+    null = raw.isna().to_numpy(dtype=bool)
+    if null.any() and col.required:
+        table = table.reject_rows(null, Reason.NULL_VALUE, name, f"{name} is empty")
+        frame, raw = table.frame, table.frame[name]
+    if col.kind == "text":
+        if not isinstance(raw.dtype, pd.CategoricalDtype):
+            table = table.with_frame(_with_column(frame, name, raw.astype("string").str.strip()))
+        return table
+    if col.kind in ("number", "year"):
+        values, wrong = _as_number(raw)
+        arr = values.to_numpy(dtype="float64")
+        if col.kind == "number" and _all_within(arr, wrong, col):  # nothing to reject
+            if values.dtype != raw.dtype:
+                table = table.with_frame(_with_column(frame, name, values))
+            return table
+        present = ~np.isnan(arr) if not col.required else np.ones(len(arr), dtype=bool)
+        nonfinite = ~wrong & ~np.isfinite(arr) & present
+        valid = present & ~wrong & ~nonfinite
+        checks = [
+            (wrong, Reason.WRONG_DATATYPE, f"{name} is not a number"),
+            (nonfinite, Reason.NON_FINITE, f"{name} is NaN or infinite"),
+        ]
+        if col.kind == "year":
+            not_year = valid & ((arr != np.floor(arr)) | (arr < 1900) | (arr > 2200))
+            checks.append((not_year, Reason.OUT_OF_RANGE, f"{name} is not a year"))
+            valid &= ~not_year
+        out = np.zeros(len(arr), dtype=bool)
+        if col.min_value is not None:
+            out |= valid & (arr < col.min_value)
+        if col.max_value is not None:
+            out |= valid & (arr > col.max_value)
+        lo = "-inf" if col.min_value is None else f"{col.min_value:g}"
+        hi = "inf" if col.max_value is None else f"{col.max_value:g}"
+        checks.append((out, Reason.OUT_OF_RANGE, f"{name} is outside [{lo}, {hi}]"))
+        if values.dtype != raw.dtype or col.kind == "year":
+            fixed = (
+                np.where(np.isfinite(arr), arr, 0).astype("int32") if col.kind == "year" else values
+            )
+            table = table.with_frame(_with_column(frame, name, fixed))
+        table = table.reject_all([(mask, reason, name, message) for mask, reason, message in checks])
+        return table
+    if col.kind == "year_month":
+        periods, bad = periods_from_year_month(raw)
+        table = table.with_frame(_with_column(frame, "period", periods))
+        table = table.reject_rows(bad, Reason.WRONG_DATATYPE, name, f"{name} is not a month YYYY-MM")
+        return table
+    if col.kind == "date":
+        periods, bad = periods_from_dates(raw)
+        table = table.with_frame(_with_column(frame, "period", periods))
+        table = table.reject_rows(bad, Reason.WRONG_DATATYPE, name, f"{name} is not a date YYYY-MM-DD")
+        period = table.frame["period"].to_numpy()
+        table = table.reject_rows(
+            (period < FIRST_PERIOD) | (period > LAST_PERIOD),
+            Reason.OUT_OF_RANGE,
+            name,
+            f"{name} is before {format_period(FIRST_PERIOD)} or after {format_period(LAST_PERIOD)}",
+        )
+        return table
+    if col.kind == "flag":
+        if pd.api.types.is_bool_dtype(raw.dtype):
+            table = table.with_frame(_with_column(frame, name, raw.astype(bool)))
+            return table
+        text = raw.astype("string").str.strip().str.lower()
+        is_true = text.isin(_TRUE).to_numpy(dtype=bool)
+        is_false = text.isin(_FALSE).to_numpy(dtype=bool)
+        table = table.with_frame(_with_column(frame, name, is_true))
+        table = table.reject_rows(
+            ~(is_true | is_false), Reason.WRONG_DATATYPE, name, f"{name} is not true/false"
+        )
+        return table
+    return table
+
+
+def _all_within(arr: np.ndarray, wrong: np.ndarray, col: Column) -> bool:
+    """Whether every value is a finite number within the column's bounds: two passes
+    (min and max, which NaN propagates through) instead of a mask per check."""
+    if len(arr) == 0 or wrong.any():
+        return len(arr) == 0
+    low, high = float(arr.min()), float(arr.max())
+    return (
+        np.isfinite(low)
+        and np.isfinite(high)
+        and (col.min_value is None or low >= col.min_value)
+        and (col.max_value is None or high <= col.max_value)
+    )
+
+
+def check_table(
+    frame: pd.DataFrame, spec: TableSpec, *, path: Path | None = None, first_row: int = 1
+) -> Table:
+    """Run a table's checks on a DataFrame (from a file, or built in a notebook). A part of a
+    file starting at row ``first_row`` keeps the file's row numbers."""
+    missing = [c.name for c in spec.columns if c.required and c.name not in frame.columns]
+    if missing:
+        raise InputError(
+            Problem(
+                spec.name,
+                Reason.MISSING_COLUMN,
+                f"missing column(s) {', '.join(missing)}; the table has: {', '.join(frame.columns)}",
+            )
+        )
+    columns = spec.columns_in(frame.columns)
+    if list(frame.columns) != columns:
+        frame = frame[columns]
+    frame = frame.set_axis(pd.RangeIndex(first_row, first_row + len(frame)), axis=0)
+    table = Table(
+        spec=spec,
+        path=path or Path(f"<{spec.name}>"),
+        frame=frame,
+        rejects=pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS}),
+        rows_read=len(frame),
+    )
+    for col in spec.columns:
+        table = _check_column(table, col)
+    if spec.unique and _may_repeat(table.frame, spec.unique):
+        dup = table.frame.duplicated(list(spec.unique), keep="first").to_numpy()
+        table = table.reject_rows(
+            dup,
+            Reason.DUPLICATE_KEY,
+            ",".join(spec.unique),
+            f"a second row for the same {', '.join(spec.unique)}",
+        )
+    return table
+
+
+def _may_repeat(frame: pd.DataFrame, key: tuple[str, ...]) -> bool:
+    """False when the key is one integer id column over a compact range whose values are
+    all distinct (one pass marking the values seen, no hashing); True otherwise."""
+    chunks = id_chunks(frame[key[0]]) if len(key) == 1 and len(frame) else None
+    if not chunks:
+        return True
+    low = min(int(chunk.min()) for chunk in chunks)
+    span = max(int(chunk.max()) for chunk in chunks) - low + 1
+    if span > 4 * len(frame) + 1024:
+        return True
+    return has_repeats((chunk - low for chunk in chunks), span)
+
+

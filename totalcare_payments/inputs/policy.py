@@ -1,0 +1,76 @@
+"""Which rejected rows fail a run: the rejection policy.
+
+Rows that fail a check are rejected and written to ``rejects.csv``. A run fails
+(exit 2) when a rejection would make a payment wrong -- a practice row, an unknown
+practice or tier, a member attributed to two practices in one month, a repeated key --
+or, with ``strict``, on any rejection.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, Problem
+from ..reasons import Reason
+from .checks import REJECT_COLUMNS, Table
+
+# Rejections that always fail a run: each would make some payment wrong.
+FATAL_REASONS = frozenset(
+    {
+        Reason.UNKNOWN_PRACTICE,
+        Reason.CONFLICTING_ATTRIBUTION,
+        Reason.UNKNOWN_TIER,
+        Reason.DUPLICATE_KEY,  # two scores for a member, two quality rows: which is right?
+    }
+)
+
+
+def rejection_problems(rejects: pd.DataFrame, paths: dict[str, Path]) -> list[Problem]:
+    """One problem per table, reason and column: the rows and the first failing records."""
+    problems = []
+    for (table, reason, column, message), part in rejects.groupby(
+        ["table", "reason", "column", "message"], sort=True
+    ):
+        rows = part["row"].to_numpy(dtype=np.int64)
+        problems.append(
+            Problem(
+                table=f"{table} ({paths.get(str(table), table)})",
+                reason=str(reason),
+                column=str(column) or None,
+                message=str(message),
+                rows=tuple(int(r) for r in rows[:5]),
+                row_count=len(rows),
+                examples=tuple(str(r) for r in part["record"].head(3)),
+            )
+        )
+    return problems
+
+
+def enforce_policy(tables: list[Table], *, strict: bool) -> pd.DataFrame:
+    """Every rejected row of the tables; raises ``InputError`` when a rejection would make a
+    payment wrong (or any, when ``strict``)."""
+    rejects = all_rejects_of(tables)
+    if rejects.empty:
+        return rejects
+    fatal = rejects["reason"].isin(FATAL_REASONS) | (rejects["table"] == "practices")
+    if strict:
+        fatal[:] = True
+    if fatal.any():
+        paths = {t.name: t.path for t in tables}
+        raise InputError(rejection_problems(rejects[fatal.to_numpy()], paths))
+    return rejects
+
+
+def all_rejects_of(tables: list[Table]) -> pd.DataFrame:
+    """Every rejected row of the tables, in table and row order."""
+    frames = [t.rejects for t in tables if len(t.rejects)]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
+    return (
+        pd.concat(frames, ignore_index=True)
+        .sort_values(["table", "row", "reason"], kind="stable")
+        .reset_index(drop=True)
+    )

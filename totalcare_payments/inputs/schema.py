@@ -1,0 +1,135 @@
+"""The input tables, declared once as data: file names, columns, kinds and reason codes.
+
+Every check on input files is derived from these declarations (``inputs.py``),
+and the README's input table documents the same names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Kind = Literal["id", "text", "number", "year_month", "date", "year", "flag"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    required: bool = True
+    min_value: float | None = None
+    max_value: float | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    stem: str  # conventional file name in a data folder, without extension
+    columns: tuple[Column, ...]
+    unique: tuple[str, ...] = ()  # columns that identify a row; duplicates are rejected
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    def columns_in(self, names: Iterable[str]) -> list[str]:
+        """The spec's columns among ``names`` (a file's or a frame's), in the spec's order:
+        what is read of a file, whoever reads it."""
+        present = set(names)
+        return [c.name for c in self.columns if c.name in present]
+
+
+PRACTICES = TableSpec(
+    name="practices",
+    stem="practices",
+    columns=(
+        Column("practice_id", "id"),
+        Column("practice_name", "text"),
+        Column("tier", "text"),
+        Column("baseline_pmpm", "number", required=False, min_value=0.0),
+        Column("baseline_risk", "number", required=False, min_value=0.0),
+    ),
+    unique=("practice_id",),
+)
+
+ATTRIBUTION = TableSpec(
+    name="attribution",
+    stem="attribution",
+    columns=(
+        Column("member_id", "id"),
+        Column("practice_id", "id"),
+        Column("year_month", "year_month"),
+    ),
+)
+
+CLAIMS = TableSpec(
+    name="claims",
+    stem="claims",
+    columns=(
+        Column("claim_id", "id"),
+        Column("member_id", "id"),
+        Column("claim_start_date", "date"),
+        Column("paid_amount", "number", min_value=-1e9, max_value=1e9),
+    ),
+)
+
+QUALITY = TableSpec(
+    name="quality",
+    stem="quality",
+    columns=(
+        Column("practice_id", "id"),
+        Column("year", "year"),
+        Column("quality_score", "number", min_value=0.0, max_value=1.0),
+        Column("met_quality_gate", "flag"),
+    ),
+    unique=("practice_id", "year"),
+)
+
+
+def risk_scores_spec(member_id_column: str, score_column: str, max_score: float) -> TableSpec:
+    """Risk files are vendor-shaped: the config names the two columns used; others are ignored."""
+    return TableSpec(
+        name="risk_scores",
+        stem="risk_scores",
+        columns=(
+            Column(member_id_column, "id"),
+            Column(score_column, "number", min_value=0.0, max_value=max_score),
+        ),
+        unique=(member_id_column,),
+    )
+
+
+# Practice-level summaries: actuaries' models and published settlements (e.g. Medicare's).
+# A row needs a budget, or baseline_pmpm with member_months (and risk to adjust it).
+PRACTICE_SUMMARY = TableSpec(
+    name="practice_summary",
+    stem="practice_summary",
+    columns=(
+        Column("practice_id", "id"),
+        Column("practice_name", "text", required=False),
+        Column("tier", "text", required=False),
+        Column("member_months", "number", required=False, min_value=0.0),
+        Column("population", "number", required=False, min_value=0.0),
+        Column("budget", "number", required=False, min_value=0.0),
+        Column("baseline_pmpm", "number", required=False, min_value=0.0),
+        Column("avg_risk_score", "number", required=False, min_value=0.0),
+        Column("baseline_risk", "number", required=False, min_value=0.0),
+        Column("actual_cost", "number", min_value=0.0),
+        Column("quality_score", "number", required=False, min_value=0.0, max_value=1.0),
+        Column("met_quality_gate", "flag", required=False),
+        Column("msr", "number", required=False, min_value=0.0, max_value=1.0),
+        Column("loss_limit", "number", required=False, min_value=0.0, max_value=1.0),
+        Column("loss_adjustment", "number", required=False),
+    ),
+    unique=("practice_id",),
+)
+
+
+def find_table(data_dir: Path, stem: str) -> Path:
+    """The conventional file of a data folder: ``stem.parquet``, else ``stem.csv``."""
+    for suffix in (".parquet", ".csv"):
+        candidate = data_dir / f"{stem}{suffix}"
+        if candidate.exists():
+            return candidate
+    return data_dir / f"{stem}.parquet"

@@ -1,0 +1,361 @@
+"""The jobs: read inputs, compute, apply the rejection policy, write files and manifest.
+
+This is the edge between the functional core (``ccf``, ``savings``, ``scenarios``) and
+the world (files, the clock). Every job takes a ``ProgramConfig`` (``load_config`` reads
+one from a file or a preset; a notebook may build one) and a data folder or an already
+loaded ``Program``; the command line is a thin layer over these functions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+from .audit import file_sha256
+from .ccf import CcfBatch, compute_ccf
+from .config import ProgramConfig
+from .errors import InputError, OutputError, OutputExistsError
+from .inputs import schema
+from .inputs.checks import Table
+from .inputs.policy import all_rejects_of, enforce_policy, rejection_problems
+from .inputs.read import read_table
+from .inputs.readahead import ReadAhead
+from .outputs.manifest import base_manifest, input_manifest, totals_json
+from .outputs.publish import check_destination, publish, run_record
+from .outputs.tables import MANIFEST, write_json, write_table
+from .periods import format_period
+from .program import Program, load_program
+from .report.html import write_html
+from .report.workbook import write_xlsx
+from .savings.summary import settle_summary
+from .savings.waterfall import Settlement
+from .savings.year import compute_settlement, performance_year
+from .scenarios.bootstrap import bootstrap_chance
+from .scenarios.plan import ScenarioStudy, load_scenarios
+from .scenarios.settle import run_scenarios, tornado
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass
+class RunResult:
+    """What a run computed and wrote."""
+
+    out: Path
+    manifest: dict
+    files: list[Path]
+    rejects: pd.DataFrame
+    backup: Path | None = None
+
+
+def _fill_outputs(
+    manifest: dict, tables: dict[str, pd.DataFrame], rejects: pd.DataFrame
+) -> Callable[[Path], None]:
+    def fill(folder: Path) -> None:
+        written: list[Path] = []
+        for stem, frame in tables.items():
+            written += write_table(frame, folder, stem)
+        written += write_table(rejects, folder, "rejects", parquet=False)
+        manifest["outputs"] = {
+            p.name: {"sha256": file_sha256(p), "rows": _rows(tables, rejects, p)} for p in written
+        }
+        write_json(folder / MANIFEST, manifest)
+        write_json(folder / "run.json", run_record())
+
+    return fill
+
+
+def _rows(tables: dict[str, pd.DataFrame], rejects: pd.DataFrame, path: Path) -> int:
+    return len(tables.get(path.stem, rejects))
+
+
+def _program(
+    data: str | Path | Program,
+    config: ProgramConfig,
+    *,
+    with_claims: bool = False,
+    with_quality: bool = False,
+    paths: dict[str, str | Path | None] | None = None,
+    ahead: ReadAhead | None = None,
+) -> Program:
+    if isinstance(data, Program):
+        return data
+    return load_program(
+        data,
+        config,
+        with_claims=with_claims,
+        with_quality=with_quality,
+        ahead=ahead,
+        **(paths or {}),
+    )
+
+
+def run_ccf(
+    config: ProgramConfig,
+    data: str | Path | Program,
+    months: list[int],
+    out: str | Path,
+    *,
+    force: bool = False,
+    strict: bool = False,
+    paths: dict[str, str | Path | None] | None = None,
+    progress: Progress = _quiet,
+    ahead: ReadAhead | None = None,
+) -> tuple[CcfBatch, RunResult]:
+    """The monthly CCF batch, end to end: payment lines, control totals, rejects, manifest.
+
+    ``data``: a data folder, or a program already loaded; ``paths``: files that replace
+    the folder's; ``ahead``: a read-ahead already decoding the folder's large files.
+    """
+    out = Path(out)
+    check_destination(out, force)
+    config.require_ccf()
+    progress("Reading inputs")
+    program = _program(data, config, paths=paths, ahead=ahead)
+    progress("Computing fees")
+    batch = compute_ccf(program, config, months)
+    rejects = enforce_policy(program.tables(), strict=strict)
+    manifest = base_manifest("ccf", config)
+    manifest["months"] = [format_period(p) for p in batch.periods]
+    manifest["inputs"] = input_manifest(program.tables(), batch.uses)
+    manifest["notes"] = {"members_defaulted_score": batch.members_defaulted}
+    manifest["control_totals"] = totals_json(batch.control_totals)
+    progress("Writing payment file")
+    tables = {"ccf_payments": batch.lines, "control_totals": batch.control_totals}
+    fill = _fill_outputs(manifest, tables, rejects)
+    backup = publish(out, fill, force=force)
+    files = sorted(out.iterdir())
+    return batch, RunResult(out=out, manifest=manifest, files=files, rejects=rejects, backup=backup)
+
+
+def run_settlement(
+    config: ProgramConfig,
+    year: int,
+    out: str | Path,
+    *,
+    data: str | Path | Program | None = None,
+    summary: str | Path | None = None,
+    force: bool = False,
+    strict: bool = False,
+    paths: dict[str, str | Path | None] | None = None,
+    progress: Progress = _quiet,
+    ahead: ReadAhead | None = None,
+) -> tuple[Settlement, RunResult]:
+    """The year-end settlement, end to end, from member-level data (a data folder or a
+    loaded program) or a practice summary."""
+    out = Path(out)
+    check_destination(out, force)
+    config.require_settlement()
+    manifest = base_manifest("settlement", config)
+    manifest["year"] = year
+    progress("Reading inputs")
+    if summary is not None:
+        table = read_table(summary, schema.PRACTICE_SUMMARY)
+        tables: list[Table] = [table]
+        rejects = all_rejects_of(tables)
+        if len(rejects):
+            raise InputError(rejection_problems(rejects, {table.name: table.path}))
+        progress("Settling")
+        settlement = settle_summary(table.frame, config, year)
+        manifest["inputs"] = input_manifest(tables)
+    else:
+        if data is None:
+            raise InputError("give a data folder (--data) or a practice summary (--summary)")
+        program = _program(
+            data, config, with_claims=True, with_quality=True, paths=paths, ahead=ahead
+        )
+        progress("Settling")
+        settlement = compute_settlement(program, config, year)
+        rejects = enforce_policy(program.tables(), strict=strict)
+        manifest["inputs"] = input_manifest(program.tables(), settlement.uses)
+    manifest["notes"] = settlement.notes
+    manifest["control_totals"] = totals_json(settlement.control_totals)
+    progress("Writing settlement")
+    frames = {"settlement": settlement.practices, "control_totals": settlement.control_totals}
+    backup = publish(out, _fill_outputs(manifest, frames, rejects), force=force)
+    return settlement, RunResult(
+        out=out, manifest=manifest, files=sorted(out.iterdir()), rejects=rejects, backup=backup
+    )
+
+
+@dataclass
+class StudyRun:
+    """What a scenario study computed and wrote."""
+
+    study: ScenarioStudy
+    out: Path
+    manifest: dict
+    files: list[Path]
+    rejects: pd.DataFrame
+    report: Path | None = None
+    xlsx: Path | None = None
+    backup: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+
+def _check_document(path: Path | None, out: Path, force: bool) -> None:
+    if path is None or _inside(path, out):
+        return
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path} already exists; rerun with --force to replace it")
+    if path.exists() and path.is_dir():
+        raise OutputExistsError(f"{path} is a folder, not a file")
+
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().parent == folder.resolve()
+
+
+
+def run_scenario_study(
+    config: ProgramConfig,
+    scenarios_path: str | Path,
+    year: int,
+    out: str | Path,
+    *,
+    data: str | Path | Program,
+    draws: int = 200,
+    seed: int = 7,
+    report: str | Path | None = None,
+    xlsx: str | Path | None = None,
+    force: bool = False,
+    strict: bool = False,
+    progress: Progress = _quiet,
+) -> StudyRun:
+    """Read the inputs, settle every scenario, run the tornado and the bootstrap, write files.
+
+    A report or workbook path directly inside ``out`` is written into the output folder
+    (and listed in its manifest); elsewhere it is written after the folder is published.
+    """
+    out = Path(out)
+    report_path = Path(report) if report is not None else None
+    xlsx_path = Path(xlsx) if xlsx is not None else None
+    check_destination(out, force)
+    for path in (report_path, xlsx_path):
+        _check_document(path, out, force)
+    scenarios_path = Path(scenarios_path)
+    config.require_settlement()
+    plan = load_scenarios(scenarios_path, config)
+    timings: dict[str, float] = {}
+
+    progress("Reading inputs")
+    start = time.perf_counter()
+    program = _program(data, config, with_claims=True, with_quality=True)
+    timings["read_inputs"] = time.perf_counter() - start
+    progress("Member-level work (attribution, risk, claims)")
+    start = time.perf_counter()
+    performance = performance_year(program, config, year, with_ccf=True)
+    rejects = enforce_policy(program.tables(), strict=strict)
+    timings["performance_year"] = time.perf_counter() - start
+    progress(f"Settling {len(plan.scenarios):,} scenarios")
+    facts: dict[str, object] = {
+        "program": config.program.name,
+        "performance year": year,
+        "config": f"{config.source} (sha256 {config.sha256[:12]})",
+        "scenario file": f"{scenarios_path} (sha256 {file_sha256(scenarios_path)[:12]})",
+        "scenarios": len(plan.scenarios),
+        "sensitivity parameters": len(plan.sensitivity),
+        "practices settled": len(performance.practices),
+        "member months": f"{int(performance.practices['member_months'].sum()):,}",
+        "bootstrap": f"{draws:,} draws, seed {seed}" if draws else "not run (--draws 0)",
+        "tool": f"totalcare_payments {__version__}",
+    }
+    start = time.perf_counter()
+    settled = run_scenarios(performance, config, plan.scenarios)
+    timings["scenarios"] = time.perf_counter() - start
+    start = time.perf_counter()
+    sensitivity = tornado(performance, config, plan.sensitivity)
+    timings["tornado"] = time.perf_counter() - start
+    chance = None
+    if draws:
+        progress(f"Bootstrap: {draws:,} draws")
+        start = time.perf_counter()
+        chance = bootstrap_chance(performance, config, draws=draws, seed=seed)
+        timings["chance"] = time.perf_counter() - start
+    result = ScenarioStudy(
+        year=year,
+        program=config.program.name,
+        result=settled,
+        tornado=sensitivity,
+        chance=chance,
+        facts=facts,
+    )
+
+    manifest = base_manifest("scenarios", config)
+    manifest["year"] = year
+    manifest["scenario_file"] = {
+        "path": str(scenarios_path),
+        "sha256": file_sha256(scenarios_path),
+        "scenarios": [s.name for s in plan.scenarios],
+        "sensitivity": [s.parameter for s in plan.sensitivity],
+    }
+    manifest["chance"] = {"draws": draws, "seed": seed}
+    manifest["inputs"] = input_manifest(program.tables(), performance.uses)
+    manifest["notes"] = performance.notes
+
+    tables: dict[str, tuple[pd.DataFrame, bool]] = {
+        "scenario_practices": (result.result.practices, True),
+        "scenario_summary": (result.result.summary, True),
+        "tornado": (result.tornado, False),
+    }
+    if result.chance is not None:
+        tables["chance"] = (result.chance.practices, False)
+    tables["rejects"] = (rejects, False)
+    documents = [
+        (path, writer)
+        for path, writer in ((report_path, write_html), (xlsx_path, write_xlsx))
+        if path is not None
+    ]
+
+    def fill(folder: Path) -> None:
+        written: dict[str, int | None] = {}
+        for stem, (frame, parquet) in tables.items():
+            for path in write_table(frame, folder, stem, parquet=parquet):
+                written[path.name] = len(frame)
+        for path, writer in documents:
+            if _inside(path, out):
+                writer(result, folder / path.name)
+                written[path.name] = None
+        manifest["outputs"] = {
+            name: {"sha256": file_sha256(folder / name)}
+            | ({"rows": rows} if rows is not None else {})
+            for name, rows in written.items()
+        }
+        write_json(folder / MANIFEST, manifest)
+        write_json(folder / "run.json", run_record())
+
+    progress("Writing outputs")
+    start = time.perf_counter()
+    backup = publish(out, fill, force=force)
+    timings["write_outputs"] = time.perf_counter() - start
+    start = time.perf_counter()
+    for path, writer in documents:
+        if not _inside(path, out):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                writer(result, path)
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot write it ({exc.strerror})") from None
+    timings["write_documents"] = time.perf_counter() - start
+    return StudyRun(
+        study=result,
+        out=out,
+        manifest=manifest,
+        files=sorted(out.iterdir()),
+        rejects=rejects,
+        report=report_path,
+        xlsx=xlsx_path,
+        backup=backup,
+        timings=timings,
+    )

@@ -1,0 +1,86 @@
+"""Publishing a run's output folder atomically.
+
+A run writes into a temporary folder beside the destination and renames it into
+place only when every file is complete, so the destination holds either the
+previous output or the new one, never a mix. A finalized output (one with a
+``manifest.json``) is replaced only with ``force``, and then kept as a dated backup.
+An output that cannot be written is an ``OutputError`` naming the path and why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..errors import OutputError, OutputExistsError
+from .tables import MANIFEST
+
+
+def check_destination(dest: Path, force: bool) -> None:
+    """Refuse to replace a finalized output unless forced (checked before any work is done)."""
+    if (dest / MANIFEST).exists() and not force:
+        raise OutputExistsError(
+            f"{dest} already holds a finalized run ({MANIFEST}); "
+            "rerun with --force to replace it (the old one is kept as a dated backup)"
+        )
+    if dest.exists() and not dest.is_dir():
+        raise OutputExistsError(f"{dest} exists and is not a folder")
+
+
+def publish(dest: Path, fill: Callable[[Path], None], *, force: bool) -> Path | None:
+    """Write a run into a temporary sibling folder with ``fill``, then swap it into ``dest``.
+
+    Returns the backup folder of the replaced output, if there was one.
+    """
+    dest = Path(dest)
+    check_destination(dest, force)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        for stale in dest.parent.glob(f".{dest.name}.partial-*"):  # left by a killed run
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = dest.parent / f".{dest.name}.partial-{os.getpid()}"
+        tmp.mkdir()
+    except OSError as exc:
+        raise _cannot_write(dest, exc) from None
+    try:
+        fill(tmp)
+        for path in tmp.iterdir():  # flush file contents before the rename makes them visible
+            with path.open("rb") as fh:
+                os.fsync(fh.fileno())
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _cannot_write(dest, exc) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    backup = None
+    try:
+        if dest.exists():
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            backup = dest.parent / f"{dest.name}.backup-{stamp}"
+            n = 1
+            while backup.exists():
+                backup = dest.parent / f"{dest.name}.backup-{stamp}-{n}"
+                n += 1
+            os.rename(dest, backup)
+        os.rename(tmp, dest)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _cannot_write(dest, exc) from None
+    return backup
+
+
+def _cannot_write(dest: Path, exc: OSError) -> OutputError:
+    where = exc.filename or dest
+    return OutputError(f"{dest}: cannot write the output ({exc.strerror or exc}: {where})")
+
+
+def run_record() -> dict[str, str]:
+    """When and where a run happened: the one record that differs between identical reruns."""
+    return {
+        "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "host": os.uname().nodename,
+    }

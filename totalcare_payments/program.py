@@ -1,0 +1,305 @@
+"""A program: its input tables, checked and linked once, and the member-level work they share.
+
+``load_program`` reads a data folder (or files named one by one), ``program_from_frames``
+takes DataFrames built in a notebook; both run the same checks and give a frozen
+``Program``. Linking turns members, practices and months into integer codes
+(``attribution.link_attribution``), so every computation after it is array arithmetic.
+
+A program's computations (the month's CCF batches, the year's settlement, its
+scenarios) share their member-level work: the attributed member-months of a period,
+the members' scores and the practices' risk totals are worked out once per program and
+returned again when asked for again (``member_months``, ``member_scores``,
+``risk_totals``). Each carries the accounting of the table it read (``TableUse``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from .attribution import MemberIndex, MemberMonths, attributed_member_months, link_attribution
+from .config import ProgramConfig, RiskTerms
+from .errors import InputError, Problem
+from .inputs import schema
+from .inputs.checks import Table, check_table
+from .inputs.claims import check_claims, read_claims
+from .inputs.columns import _with_column
+from .inputs.read import read_table
+from .inputs.readahead import ReadAhead
+from .inputs.schema import TableSpec, find_table
+from .reasons import Reason
+from .risk import MemberScores, RiskTotals, member_scores, risk_totals
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, eq=False)
+class Program:
+    """A program's input tables, checked and linked. ``claims`` and ``quality`` are only
+    read by the jobs that need them.
+
+    Linked, ``attribution`` holds ``member_code``, ``practice_code`` and ``period``;
+    ``risk_scores`` gains ``member_code``; ``claims`` holds ``member_code``, ``period``
+    and ``paid_amount``. ``members`` turns member codes back into ids.
+    """
+
+    practices: Table
+    attribution: Table
+    risk_scores: Table
+    members: MemberIndex
+    claims: Table | None = None
+    quality: Table | None = None
+    _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
+
+    def tables(self) -> list[Table]:
+        return [
+            t
+            for t in (self.practices, self.attribution, self.risk_scores, self.claims, self.quality)
+            if t is not None
+        ]
+
+    def _once(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[no-any-return]
+
+    def member_months(self, periods: Iterable[int]) -> MemberMonths:
+        """The attributed member-months of these months (worked out once per months)."""
+        months = tuple(sorted({int(p) for p in periods}))
+        return self._once(
+            ("member_months", months),
+            lambda: attributed_member_months(self.attribution, self.practices, self.members, months),
+        )
+
+    def member_scores(self, mm: MemberMonths, terms: RiskTerms) -> MemberScores:
+        """The scores of the members of ``mm`` under these risk terms (once per months, terms)."""
+        key = ("member_scores", tuple(int(p) for p in mm.periods), terms.model_dump_json())
+        return self._once(key, lambda: member_scores(self.risk_scores, mm, terms))
+
+    def risk_totals(self, mm: MemberMonths, scores: MemberScores, terms: RiskTerms) -> RiskTotals:
+        """``risk.risk_totals`` of these member-months (once per months and risk terms)."""
+        key = ("risk_totals", tuple(int(p) for p in mm.periods), terms.model_dump_json())
+        return self._once(key, lambda: risk_totals(mm, scores))
+
+    def months_and_scores(
+        self, periods: Iterable[int], terms: RiskTerms
+    ) -> tuple[MemberMonths, MemberScores]:
+        """A run's attributed member-months and its members' scores."""
+        mm = self.member_months(periods)
+        return mm, self.member_scores(mm, terms)
+
+
+def _risk_spec(config: ProgramConfig) -> TableSpec:
+    if config.risk is None:
+        raise InputError("the config has no [risk] section, so risk scores cannot be read")
+    risk = config.risk
+    return schema.risk_scores_spec(risk.member_id_column, risk.score_column, risk.max_score)
+
+
+def _link_practices(practices: Table, config: ProgramConfig) -> Table:
+    tiers = practices.frame["tier"]
+    return practices.reject_rows(
+        ~tiers.isin(config.program.tiers).to_numpy(dtype=bool),
+        Reason.UNKNOWN_TIER,
+        "tier",
+        f"tier is not one of the config's program.tiers {config.program.tiers}",
+    )
+
+
+def _link_scores(risk_scores: Table, members: MemberIndex, config: ProgramConfig) -> Table:
+    assert config.risk is not None
+    codes = members.codes(risk_scores.frame[config.risk.member_id_column])
+    return risk_scores.with_frame(_with_column(risk_scores.frame, "member_code", codes))
+
+
+def link_claims(claims: Table, members: MemberIndex) -> Table:
+    """The checked claims with their members coded: ``member_code`` (-1 for a member never
+    attributed), ``period`` (the service month) and ``paid_amount``."""
+    frame = claims.frame
+    return claims.with_frame(
+        pd.DataFrame(
+            {
+                "member_code": members.codes(frame["member_id"]),
+                "period": frame["period"].array,  # row groups' arrays, as checked
+                "paid_amount": frame["paid_amount"].array,
+            },
+            index=frame.index,
+            copy=False,
+        )
+    )
+
+
+def link_program(
+    config: ProgramConfig,
+    practices: Table,
+    attribution: Table,
+    risk_scores: Table,
+    claims: Table | None = None,
+    quality: Table | None = None,
+) -> Program:
+    """The checks across tables, done once: practice tiers, attribution against practices
+    (unknown practices, conflicting and repeated member-months), and members coded in
+    attribution, risk scores and claims."""
+    practices = _link_practices(practices, config)
+    attribution, members = link_attribution(attribution, practices)
+    return Program(
+        practices=practices,
+        attribution=attribution,
+        risk_scores=_link_scores(risk_scores, members, config),
+        members=members,
+        claims=None if claims is None else link_claims(claims, members),
+        quality=quality,
+    )
+
+
+def program_from_frames(
+    config: ProgramConfig,
+    practices: pd.DataFrame,
+    attribution: pd.DataFrame,
+    risk_scores: pd.DataFrame,
+    claims: pd.DataFrame | None = None,
+    quality: pd.DataFrame | None = None,
+) -> Program:
+    """Notebook entry: a program from in-memory DataFrames, with the same checks as files."""
+    return link_program(
+        config,
+        practices=check_table(practices, schema.PRACTICES),
+        attribution=check_table(attribution, schema.ATTRIBUTION),
+        risk_scores=check_table(risk_scores, _risk_spec(config)),
+        claims=None if claims is None else check_claims([(1, claims)]),
+        quality=None if quality is None else check_table(quality, schema.QUALITY),
+    )
+
+
+def load_program(
+    data_dir: str | Path | None,
+    config: ProgramConfig,
+    *,
+    practices: str | Path | None = None,
+    attribution: str | Path | None = None,
+    risk_scores: str | Path | None = None,
+    claims: str | Path | None = None,
+    quality: str | Path | None = None,
+    with_claims: bool = False,
+    with_quality: bool = False,
+    ahead: ReadAhead | None = None,
+) -> Program:
+    """Read a program's tables from a data folder (conventional names), each path overridable.
+
+    Raises ``InputError`` listing every file-level problem (missing files and columns) at
+    once. ``ahead``: a read-ahead already decoding some of these files.
+    """
+    folder = Path(data_dir) if data_dir is not None else Path(".")
+    specs: list[tuple[str, TableSpec, str | Path | None]] = [
+        ("practices", schema.PRACTICES, practices),
+        ("attribution", schema.ATTRIBUTION, attribution),
+        ("risk_scores", _risk_spec(config), risk_scores),
+    ]
+    if with_claims:
+        specs.append(("claims", schema.CLAIMS, claims))
+    if with_quality:
+        specs.append(("quality", schema.QUALITY, quality))
+    tables: dict[str, Table] = {}
+    problems: list[Problem] = []
+    paths = {}
+    for key, spec, override in specs:
+        path = Path(override) if override is not None else find_table(folder, spec.stem)
+        if override is None and not path.exists():
+            problems.append(
+                Problem(
+                    spec.name,
+                    Reason.MISSING_FILE,
+                    f"{folder}: no {spec.stem}.parquet or {spec.stem}.csv in the data folder",
+                )
+            )
+        else:
+            paths[key] = path
+    handover = _Handover()
+    program: Program | None = None
+    with ThreadPoolExecutor(max_workers=1) as background:
+        # The claims file, the largest, is read and checked in the background (Arrow and
+        # most array arithmetic work outside the interpreter lock) while the other tables
+        # are read, checked and linked; the claims' members are coded there too, as soon
+        # as attribution has given the program's members.
+        claims_read = (
+            background.submit(_read_and_link_claims, paths["claims"], handover, ahead)
+            if "claims" in paths
+            else None
+        )
+        try:
+            for key, spec, _ in specs:
+                if key in paths and key != "claims":
+                    try:
+                        tables[key] = read_table(paths[key], spec, ahead)
+                    except InputError as exc:
+                        problems.extend(exc.problems)
+            if not problems:
+                linked_practices = _link_practices(tables["practices"], config)
+                linked_attribution, members = link_attribution(
+                    tables["attribution"], linked_practices
+                )
+                handover.give(members)
+                program = Program(
+                    practices=linked_practices,
+                    attribution=linked_attribution,
+                    risk_scores=_link_scores(tables["risk_scores"], members, config),
+                    members=members,
+                    quality=tables.get("quality"),
+                )
+        finally:
+            handover.close()  # the claims thread never waits for members that will not come
+        claims_table: Table | None = None
+        linked = False
+        if claims_read is not None:
+            try:
+                claims_table, linked = claims_read.result()
+            except InputError as exc:
+                problems.extend(exc.problems)
+    if problems or program is None:
+        order = [spec.name for _, spec, _ in specs]  # report problems in the tables' order
+        raise InputError(sorted(problems, key=lambda p: order.index(p.table)))
+    if claims_table is not None:
+        if not linked:
+            claims_table = link_claims(claims_table, program.members)
+        program = replace(program, claims=claims_table)
+    return program
+
+
+class _Handover:
+    """The program's members, handed from the thread that links attribution to the thread
+    that reads claims: given once, or closed without them."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Event()
+        self.members: MemberIndex | None = None
+
+    def give(self, members: MemberIndex) -> None:
+        self.members = members
+        self._ready.set()
+
+    def close(self) -> None:
+        self._ready.set()
+
+    def wait(self) -> MemberIndex | None:
+        self._ready.wait()
+        return self.members
+
+
+def _read_and_link_claims(
+    path: Path, members: _Handover, ahead: ReadAhead | None
+) -> tuple[Table, bool]:
+    """Read and check the claims, then code their members when the program's are given."""
+    claims = read_claims(path, ahead)
+    index = members.wait()
+    if index is None:
+        return claims, False
+    # the main thread codes risk scores with the same index meanwhile: coding only reads it
+    # (its hash index, if any, was built when attribution was coded, before the handover)
+    return link_claims(claims, index), True
+

@@ -1,0 +1,126 @@
+"""Reason codes: the one list of why a row, a file or a payment is what it is.
+
+Every check, output file, console message, document and test names reasons through
+this Enum; a code's text is its name, so files and messages carry plain strings
+(``Reason.PAID == "PAID"``). Each code has a kind and a meaning:
+
+* ``rejected``: an input row whose content is wrong (written to ``rejects.csv``);
+* ``excluded``: a valid input row outside the run (counted in the manifest);
+* ``input``: a whole file, column or the program as a whole cannot give a payment;
+* ``outcome``: why a practice's settlement payment is what it is (``settlement.csv``);
+* ``reference``: a published Medicare file that does not read as its year's layout.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+ReasonKind = Literal["rejected", "excluded", "input", "outcome", "reference"]
+
+
+class Reason(StrEnum):
+    """A reason code; ``kind`` and ``meaning`` say what it stands for."""
+
+    # rows rejected for their content
+    WRONG_DATATYPE = "WRONG_DATATYPE"
+    NULL_KEY = "NULL_KEY"
+    NULL_VALUE = "NULL_VALUE"
+    NON_FINITE = "NON_FINITE"
+    OUT_OF_RANGE = "OUT_OF_RANGE"
+    DUPLICATE_KEY = "DUPLICATE_KEY"
+    DUPLICATE_CLAIM_ID = "DUPLICATE_CLAIM_ID"
+    DUPLICATE_MEMBER_MONTH = "DUPLICATE_MEMBER_MONTH"
+    CONFLICTING_ATTRIBUTION = "CONFLICTING_ATTRIBUTION"
+    UNKNOWN_PRACTICE = "UNKNOWN_PRACTICE"
+    UNKNOWN_TIER = "UNKNOWN_TIER"
+    # valid rows outside the run
+    OUTSIDE_PERIOD = "OUTSIDE_PERIOD"
+    NOT_ATTRIBUTED = "NOT_ATTRIBUTED"
+    # whole files and the program
+    MISSING_FILE = "MISSING_FILE"
+    MISSING_COLUMN = "MISSING_COLUMN"
+    UNREADABLE = "UNREADABLE"
+    UNSUPPORTED_FORMAT = "UNSUPPORTED_FORMAT"
+    INVALID = "INVALID"
+    MISSING_SCORE = "MISSING_SCORE"
+    MONTH_NOT_IN_DATA = "MONTH_NOT_IN_DATA"
+    NO_MEMBER_MONTHS = "NO_MEMBER_MONTHS"
+    # settlement outcomes
+    PAID = "PAID"
+    CAPPED = "CAPPED"
+    BELOW_MSR = "BELOW_MSR"
+    NO_SAVINGS = "NO_SAVINGS"
+    QUALITY_GATE = "QUALITY_GATE"
+    LOSS = "LOSS"
+    LOSS_CAPPED = "LOSS_CAPPED"
+    # published Medicare files
+    UNSUPPORTED_YEAR = "UNSUPPORTED_YEAR"
+    UNEXPECTED_LAYOUT = "UNEXPECTED_LAYOUT"
+    TRACK_FLAGS = "TRACK_FLAGS"
+    NOT_A_NUMBER = "NOT_A_NUMBER"
+    NON_POSITIVE_BENCHMARK = "NON_POSITIVE_BENCHMARK"
+    DUPLICATE_ID = "DUPLICATE_ID"
+
+    @property
+    def kind(self) -> ReasonKind:
+        return _DESCRIPTIONS[self][0]
+
+    @property
+    def meaning(self) -> str:
+        return _DESCRIPTIONS[self][1]
+
+
+def reasons_of(kind: ReasonKind) -> list[Reason]:
+    """The codes of one kind, in the Enum's order."""
+    return [reason for reason in Reason if reason.kind == kind]
+
+
+_DESCRIPTIONS: dict[Reason, tuple[ReasonKind, str]] = {
+    Reason.WRONG_DATATYPE: ("rejected", "a value that is not of the column's type"),
+    Reason.NULL_KEY: ("rejected", "an empty identifier"),
+    Reason.NULL_VALUE: ("rejected", "an empty required value"),
+    Reason.NON_FINITE: ("rejected", "a number that is NaN or infinite"),
+    Reason.OUT_OF_RANGE: ("rejected", "a number or date outside the column's bounds"),
+    Reason.DUPLICATE_KEY: ("rejected", "a second row for the same key"),
+    Reason.DUPLICATE_CLAIM_ID: (
+        "rejected",
+        "a claim_id repeated with the same amount sign (one payment and one reversal allowed)",
+    ),
+    Reason.DUPLICATE_MEMBER_MONTH: ("rejected", "a member-month repeated at the same practice"),
+    Reason.CONFLICTING_ATTRIBUTION: (
+        "rejected",
+        "a member attributed to two or more practices in one month (every row of it)",
+    ),
+    Reason.UNKNOWN_PRACTICE: ("rejected", "a practice_id that is not in practices"),
+    Reason.UNKNOWN_TIER: ("rejected", "a tier that is not one of the config's program.tiers"),
+    Reason.OUTSIDE_PERIOD: ("excluded", "a row of a month or year outside the run"),
+    Reason.NOT_ATTRIBUTED: (
+        "excluded",
+        "a row of a member or practice not attributed in the run's months",
+    ),
+    Reason.MISSING_FILE: ("input", "an input file that is not there"),
+    Reason.MISSING_COLUMN: ("input", "a required column that the file does not have"),
+    Reason.UNREADABLE: ("input", "a file that cannot be read as its format"),
+    Reason.UNSUPPORTED_FORMAT: ("input", "a file that is neither Parquet nor CSV"),
+    Reason.INVALID: ("input", "a request that cannot be carried out as given"),
+    Reason.MISSING_SCORE: (
+        "input",
+        "attributed members without a risk score, where the config rejects missing scores",
+    ),
+    Reason.MONTH_NOT_IN_DATA: ("input", "a month to pay that the attribution file does not cover"),
+    Reason.NO_MEMBER_MONTHS: ("input", "a year to settle without attributed member-months"),
+    Reason.PAID: ("outcome", "savings met the MSR and the share was paid"),
+    Reason.CAPPED: ("outcome", "paid, limited by the performance payment limit"),
+    Reason.BELOW_MSR: ("outcome", "savings, but the savings rate is below the MSR"),
+    Reason.NO_SAVINGS: ("outcome", "no savings (and no loss past the minimum loss rate)"),
+    Reason.QUALITY_GATE: ("outcome", "savings met the MSR, but the quality standard was missed"),
+    Reason.LOSS: ("outcome", "loss past the minimum loss rate, billed at the loss rate"),
+    Reason.LOSS_CAPPED: ("outcome", "loss billed, limited by the loss limit"),
+    Reason.UNSUPPORTED_YEAR: ("reference", "a performance year without a reader of its layout"),
+    Reason.UNEXPECTED_LAYOUT: ("reference", "a file whose columns do not add up as its year's do"),
+    Reason.TRACK_FLAGS: ("reference", "an ACO whose track flags name no track or several"),
+    Reason.NOT_A_NUMBER: ("reference", "a value of a numeric column that is not a number"),
+    Reason.NON_POSITIVE_BENCHMARK: ("reference", "a benchmark that is zero or negative"),
+    Reason.DUPLICATE_ID: ("reference", "an ACO id that appears twice"),
+}

@@ -1,0 +1,284 @@
+"""Year-end shared savings settlement: the waterfall from budget to final payment.
+
+Each step (DOMAIN.md, "Year-end shared savings") is a column of the result:
+
+1. ``member_months``, ``avg_risk_score`` (member-month weighted), ``baseline_risk``
+2. ``risk_ratio`` = avg_risk_score / baseline_risk, within [risk_ratio_min, risk_ratio_max]
+3. ``budget_pmpm`` = baseline_pmpm x risk_ratio x ``trend_factor``, in cents, where
+   trend_factor = (1 + annual_trend) ^ (year - baseline_year)
+4. ``budget`` = budget_pmpm x member_months
+5. ``actual_cost`` = (``claims_paid`` - ``truncated``) x ``completion_factor`` + ``ccf_cost``
+6. ``savings`` = budget - actual_cost; ``savings_rate`` = savings / budget
+7. ``msr``: savings count when savings_rate >= msr (``meets_msr``); ``qualifying_savings``
+   are all savings (first dollar) or those above msr x budget (net)
+8. quality: no share when the gate is missed or quality_score < min_score
+9. ``share_rate`` = savings_share_rate + quality_share_rate x quality_score, at most max_share_rate
+10. ``earned`` = qualifying_savings x share_rate x (1 - payment_reduction), at most
+    ``payment_limit_amount`` = payment_limit x budget
+11. two-sided: when -savings_rate >= ``mlr``, ``shared_loss`` = loss x ``loss_rate``
+    (fixed, or 1 - share_rate clipped to [floor, ceiling]) up to loss_limit x budget,
+    less any ``loss_adjustment`` (relief)
+12. ``final_payment`` = earned - shared_loss, and a ``reason`` code.
+
+The practice-level part (``settle_rows``, steps 6-12) takes its terms as one value per
+row, so the same code settles one config or many scenarios at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..config import ProgramConfig, SettlementTerms
+from ..inputs.checks import TableUse
+from ..money import round_half_up, to_cents
+from ..reasons import Reason, reasons_of
+from .msr import minimum_savings_rate
+
+# Why each practice's final payment is what it is: the outcome codes and their meanings.
+REASONS = {reason.value: reason.meaning for reason in reasons_of("outcome")}
+
+SETTLEMENT_COLUMNS = [
+    "practice_id",
+    "practice_name",
+    "tier",
+    "member_months",
+    "population",
+    "avg_risk_score",
+    "baseline_risk",
+    "risk_ratio",
+    "baseline_pmpm_cents",
+    "trend_factor",
+    "budget_pmpm_cents",
+    "budget_cents",
+    "claims_paid_cents",
+    "truncated_cents",
+    "completion_factor",
+    "ccf_cost_cents",
+    "actual_cost_cents",
+    "savings_cents",
+    "savings_rate",
+    "msr",
+    "meets_msr",
+    "qualifying_savings_cents",
+    "quality_score",
+    "met_quality_gate",
+    "share_rate",
+    "payment_reduction",
+    "earned_before_limit_cents",
+    "payment_limit_amount_cents",
+    "earned_cents",
+    "mlr",
+    "loss_rate",
+    "loss_adjustment_cents",
+    "shared_loss_cents",
+    "final_payment_cents",
+    "reason",
+]
+
+
+def row_terms(config: ProgramConfig, tiers: pd.Series, year: int) -> dict[str, np.ndarray]:
+    """The config's settlement terms as one value per practice row (by its tier).
+
+    Every step of the waterfall reads its terms from here, so rows settled under
+    different configs (scenarios) can be stacked and settled in one vectorized pass.
+    """
+    terms = config.require_settlement()
+    n = len(tiers)
+    sharing = terms.sharing
+    full = np.full
+    trend = round_half_up((1.0 + terms.annual_trend) ** (year - terms.baseline_year), 6)
+    tier_code, tier_names = pd.factorize(tiers)
+
+    def by_tier(rates: dict[str, float]) -> np.ndarray:
+        per_tier = np.array([rates.get(str(t), 0.0) for t in tier_names] + [0.0])
+        return per_tier[tier_code]  # code -1 (no tier) takes the trailing 0.0
+
+    return {
+        "trend_factor": full(n, float(trend)),
+        "risk_ratio_min": full(n, terms.risk_ratio_min or 0.0),
+        "risk_ratio_max": full(n, terms.risk_ratio_max or np.inf),
+        "completion_factor": full(n, terms.completion_factor),
+        "ccf_counts_as_cost": full(n, terms.ccf_counts_as_cost),
+        "savings_share_rate": by_tier(sharing.savings_share_rate),
+        "quality_share_rate": by_tier(sharing.quality_share_rate),
+        "max_share_rate": full(n, config.program.max_share_rate),
+        "quality_gate": full(n, terms.quality.gate),
+        "min_quality_score": full(n, terms.quality.min_score),
+        "net_sharing": full(n, terms.msr.sharing == "net"),
+        "payment_reduction": full(n, terms.payment_reduction_for(year)),
+        "payment_limit": full(n, terms.payment_limit),
+        "losses_enabled": full(n, terms.losses.enabled),
+        "loss_rate_fixed": full(
+            n,
+            np.nan if terms.losses.loss_rate == "one_minus_share_rate" else terms.losses.loss_rate,
+        ),
+        "loss_rate_floor": full(n, terms.losses.loss_rate_floor),
+        "loss_rate_ceiling": full(n, terms.losses.loss_rate_ceiling),
+        "loss_limit": full(n, terms.losses.loss_limit),
+    }
+
+
+def stack_terms(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Per-row terms of several configs, one after another."""
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
+def msr_and_mlr(
+    terms: SettlementTerms, population: np.ndarray, assigned: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    msr = minimum_savings_rate(terms.msr, population, assigned)
+    if terms.losses.min_loss_rate == "msr":
+        mlr = msr.copy()
+    else:
+        mlr = np.full(len(msr), float(terms.losses.min_loss_rate))
+    return msr, mlr
+
+
+def settle_rows(rows: pd.DataFrame, t: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Steps 6-12 of the waterfall, vectorized over rows (practices, or scenarios x practices).
+
+    ``rows`` needs budget_cents, actual_cost_cents, msr, mlr, quality_score,
+    met_quality_gate and loss_adjustment_cents; ``t`` holds one term value per row.
+    """
+    budget = rows["budget_cents"].to_numpy(dtype=np.int64)
+    actual = rows["actual_cost_cents"].to_numpy(dtype=np.int64)
+    msr = rows["msr"].to_numpy(dtype=np.float64)
+    mlr = rows["mlr"].to_numpy(dtype=np.float64)
+    quality = rows["quality_score"].to_numpy(dtype=np.float64)
+    met_gate = rows["met_quality_gate"].to_numpy(dtype=bool)
+    adjustment = rows["loss_adjustment_cents"].to_numpy(dtype=np.int64)
+
+    savings = budget - actual
+    with np.errstate(invalid="ignore", divide="ignore"):
+        savings_rate = np.where(budget != 0, savings / np.where(budget != 0, budget, 1), 0.0)
+    meets = (savings > 0) & (savings_rate >= msr)
+    qualifying = np.where(
+        meets, np.where(t["net_sharing"], savings - to_cents(msr * budget / 100.0), savings), 0
+    )
+    gate_failed = (t["quality_gate"] & ~met_gate) | (quality < t["min_quality_score"])
+    share_rate = np.minimum(
+        t["savings_share_rate"] + t["quality_share_rate"] * quality, t["max_share_rate"]
+    )
+    share_rate = np.where(gate_failed, 0.0, share_rate)
+    before_limit = to_cents(qualifying / 100.0 * share_rate * (1.0 - t["payment_reduction"]))
+    limit = to_cents(t["payment_limit"] * budget / 100.0)
+    earned = np.minimum(before_limit, limit)
+
+    in_loss = t["losses_enabled"] & (savings < 0) & (-savings_rate >= mlr)
+    loss_rate = np.where(
+        np.isnan(t["loss_rate_fixed"]),
+        np.clip(1.0 - share_rate, t["loss_rate_floor"], t["loss_rate_ceiling"]),
+        t["loss_rate_fixed"],
+    )
+    loss_rate = np.where(in_loss, loss_rate, 0.0)
+    loss_limit = to_cents(t["loss_limit"] * budget / 100.0)
+    loss_before_limit = to_cents(-savings / 100.0 * loss_rate)
+    loss_capped = in_loss & (loss_before_limit > loss_limit)
+    shared_loss = np.where(
+        in_loss, np.maximum(np.minimum(loss_before_limit, loss_limit) + adjustment, 0), 0
+    )
+    final = earned - shared_loss
+
+    reason = np.select(
+        [
+            in_loss & loss_capped,
+            in_loss,
+            savings <= 0,
+            ~meets,
+            gate_failed,
+            before_limit > limit,
+        ],
+        [
+            Reason.LOSS_CAPPED.value,
+            Reason.LOSS.value,
+            Reason.NO_SAVINGS.value,
+            Reason.BELOW_MSR.value,
+            Reason.QUALITY_GATE.value,
+            Reason.CAPPED.value,
+        ],
+        default=Reason.PAID.value,
+    )
+    return rows.assign(
+        savings_cents=savings,
+        savings_rate=savings_rate,
+        meets_msr=meets,
+        qualifying_savings_cents=qualifying.astype(np.int64),
+        share_rate=share_rate,
+        payment_reduction=t["payment_reduction"],
+        earned_before_limit_cents=np.where(meets, before_limit, 0).astype(np.int64),
+        payment_limit_amount_cents=limit,
+        earned_cents=np.where(meets, earned, 0).astype(np.int64),
+        loss_rate=loss_rate,
+        shared_loss_cents=shared_loss.astype(np.int64),
+        final_payment_cents=final.astype(np.int64),
+        reason=reason,
+    )
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """A performance year's settlement: one row per practice, and what the run noticed."""
+
+    year: int
+    practices: pd.DataFrame
+    control_totals: pd.DataFrame
+    notes: dict[str, object]
+    uses: tuple[TableUse, ...] = ()  # what the settlement used of each member-level table
+
+    @property
+    def total_paid_cents(self) -> int:
+        return int(self.practices["final_payment_cents"].clip(lower=0).sum())
+
+
+def control_totals(frame: pd.DataFrame) -> pd.DataFrame:
+    """Waterfall totals for the program and by tier; sums of the rows' cents, so they tie."""
+    money = [c for c in SETTLEMENT_COLUMNS if c.endswith("_cents") and c in frame.columns]
+    money = [c for c in money if c not in ("baseline_pmpm_cents", "budget_pmpm_cents")]
+
+    def totals(part: pd.DataFrame, scope: str, key: str) -> dict[str, object]:
+        row: dict[str, object] = {
+            "scope": scope,
+            "key": key,
+            "practices": len(part),
+            "practices_paid": int((part["final_payment_cents"] > 0).sum()),
+            "practices_billed": int((part["final_payment_cents"] < 0).sum()),
+            "member_months": int(part["member_months"].sum()),
+        }
+        row.update({c: int(part[c].sum()) for c in money})
+        return row
+
+    rows = [totals(frame, "program", "all")]
+    for tier, part in frame.groupby("tier", sort=True):
+        rows.append(totals(part, "tier", str(tier)))
+    for reason, part in frame.groupby("reason", sort=True):
+        rows.append(totals(part, "reason", str(reason)))
+    return pd.DataFrame(rows)
+
+
+def risk_adjusted_budget(rows: pd.DataFrame, t: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Steps 2-4: risk_ratio, trend_factor, budget_pmpm (cents) and budget (cents)."""
+    ratio = rows["avg_risk_score"].to_numpy(float) / rows["baseline_risk"].to_numpy(float)
+    ratio = round_half_up(np.clip(ratio, t["risk_ratio_min"], t["risk_ratio_max"]), 6)
+    trend = t["trend_factor"]
+    budget_pmpm = to_cents(rows["baseline_pmpm_cents"].to_numpy() / 100.0 * ratio * trend)
+    return rows.assign(
+        risk_ratio=ratio,
+        trend_factor=trend,
+        budget_pmpm_cents=budget_pmpm,
+        budget_cents=budget_pmpm * rows["member_months"].to_numpy(dtype=np.int64),
+    )
+
+
+def actual_cost(rows: pd.DataFrame, t: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Step 5: (claims_paid - truncated) x completion_factor, plus any CCF counted as cost."""
+    net = (rows["claims_paid_cents"].to_numpy() - rows["truncated_cents"].to_numpy()) / 100.0
+    completion = t["completion_factor"]
+    return rows.assign(
+        completion_factor=completion,
+        actual_cost_cents=to_cents(net * completion) + rows["ccf_cost_cents"].to_numpy(),
+    )
+
+

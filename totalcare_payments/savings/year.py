@@ -1,0 +1,251 @@
+"""TODO"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..ccf import ccf_lines
+from ..config import ProgramConfig, StopLoss
+from ..errors import InputError, Problem
+from ..inputs.checks import Table, TableUse
+from ..money import to_cents
+from ..periods import year_periods
+from ..program import Program
+from ..reasons import Reason
+from .costs import MemberCosts, member_costs
+from .stop_loss import practice_costs, stop_loss_threshold
+from .waterfall import (
+    SETTLEMENT_COLUMNS,
+    Settlement,
+    actual_cost,
+    control_totals,
+    msr_and_mlr,
+    risk_adjusted_budget,
+    row_terms,
+    settle_rows,
+    stack_terms,
+)
+
+
+def _quality_for(
+    quality: Table | None, practice_ids: pd.Series, year: int
+) -> tuple[np.ndarray, np.ndarray, int, TableUse | None]:
+    """quality_score and met_quality_gate per practice; practices without a row get 0 and
+    False. Also: how many practices had no row, and what was used of the quality table."""
+    n = len(practice_ids)
+    if quality is None:
+        return np.zeros(n), np.zeros(n, dtype=bool), n, None
+    frame = quality.frame
+    in_year = frame["year"].to_numpy() == year
+    frame = frame.loc[in_year]
+    settled = frame["practice_id"].isin(practice_ids).to_numpy()
+    use = TableUse.of(
+        quality.name,
+        int(settled.sum()),
+        {
+            Reason.OUTSIDE_PERIOD: int((~in_year).sum()),
+            Reason.NOT_ATTRIBUTED: int((~settled).sum()),
+        },
+    )
+    idx = pd.Index(frame["practice_id"]).get_indexer(practice_ids)
+    has = idx >= 0
+    score = np.where(has, frame["quality_score"].to_numpy(float)[np.maximum(idx, 0)], 0.0)
+    met = np.where(has, frame["met_quality_gate"].to_numpy(bool)[np.maximum(idx, 0)], False)
+    return score, met, int((~has).sum()), use
+
+
+
+@dataclass(frozen=True)
+class PerformanceYear:
+    """The member-level work of a performance year, done once and shared by every
+    settlement of it (the config's, or each scenario's): attributed member months and
+    average risk per practice, each member-month's paid claims, quality, and the CCF
+    paid during the year."""
+
+    year: int
+    practices: pd.DataFrame  # one row per practice with members: the waterfall's inputs
+    costs: MemberCosts
+    active: np.ndarray  # practices (in the practices table's order) with member months
+    ccf_paid_cents: np.ndarray  # per active practice: the year's CCF (0 without [ccf])
+    notes: dict[str, object]
+    uses: tuple[TableUse, ...] = ()  # what the year used of each member-level table
+
+    def stop_loss_costs(self, stop_loss: StopLoss) -> tuple[np.ndarray, np.ndarray, dict]:
+        """claims_paid and truncated cents per practice under a stop-loss, with its notes."""
+        threshold = stop_loss_threshold(stop_loss, self.costs.annual_cost(), self.costs.attributed)
+        by_practice = practice_costs(self.costs, threshold)
+        notes = {
+            "stop_loss_threshold": None if np.isinf(threshold) else round(threshold, 2),
+            "members_truncated": by_practice.members_truncated,
+        }
+        return (
+            to_cents(by_practice.claims_paid[self.active]),
+            to_cents(by_practice.truncated[self.active]),
+            notes,
+        )
+
+
+
+def performance_year(
+    program: Program, config: ProgramConfig, year: int, *, with_ccf: bool | None = None
+) -> PerformanceYear:
+    """Member-level aggregates of a year from attribution, scores, claims and quality.
+
+    ``with_ccf`` computes the year's CCF per practice (default: when the config counts
+    it as cost); scenarios ask for it to report the payer's net savings.
+    """
+    terms = config.require_settlement()
+    risk_terms = config.risk
+    if risk_terms is None:
+        raise InputError("the config has no [risk] section: member-level settlement needs scores")
+    if program.claims is None:
+        raise InputError("member-level settlement needs the claims table")
+    mm, scores = program.months_and_scores(year_periods(year), risk_terms)
+    if len(mm.member) == 0:
+        raise InputError(
+            Problem("attribution", Reason.NO_MEMBER_MONTHS, f"no attributed member-months in {year}")
+        )
+
+    totals = program.risk_totals(mm, scores, risk_terms)
+    year_totals = totals.by_practice()
+    if risk_terms.normalize:
+        year_totals = year_totals.normalized(per_month=False)
+    avg_risk = year_totals.average(risk_terms.score_decimals).ravel()
+    member_months = year_totals.member_months.ravel()
+    costs = member_costs(program.claims, mm)
+
+    practices = program.practices.frame.reset_index(drop=True)
+    active = member_months > 0
+    _require_baselines(program.practices, practices, active)
+    ccf_paid = np.zeros(int(active.sum()), dtype=np.int64)
+    if (terms.ccf_counts_as_cost if with_ccf is None else with_ccf) and config.ccf is not None:
+        lines = ccf_lines(mm, scores, practices, risk_terms, config.ccf, totals)
+        ccf_paid = (
+            lines.groupby("practice_id")["ccf_amount_cents"]
+            .sum()
+            .reindex(practices["practice_id"][active], fill_value=0)
+            .to_numpy(dtype=np.int64)
+        )
+    quality_score, met_gate, without_quality, quality_use = _quality_for(
+        program.quality, practices["practice_id"][active], year
+    )
+    rows = pd.DataFrame(
+        {
+            "practice_id": practices["practice_id"].to_numpy()[active],
+            "practice_name": practices["practice_name"].to_numpy()[active],
+            "tier": practices["tier"].to_numpy()[active],
+            "member_months": member_months[active].astype(np.int64),
+            "population": member_months[active] / 12.0,
+            "avg_risk_score": avg_risk[active],
+            "baseline_risk": practices["baseline_risk"].to_numpy(float)[active],
+            "baseline_pmpm_cents": to_cents(practices["baseline_pmpm"].to_numpy(float)[active]),
+            "quality_score": quality_score,
+            "met_quality_gate": met_gate,
+            "loss_adjustment_cents": np.zeros(int(active.sum()), dtype=np.int64),
+        }
+    )
+    notes = {
+        "members_defaulted_score": scores.members_defaulted,
+        "claims_outside_year": costs.claims_outside_year,
+        "claims_not_attributed": costs.claims_not_attributed,
+        "claims_not_attributed_amount": f"{costs.dollars_not_attributed:.2f}",
+        "practices_without_quality": without_quality,
+        "practices_without_members": int((~active).sum()),
+    }
+    uses = tuple(u for u in (mm.use, scores.use, costs.use, quality_use) if u is not None)
+    return PerformanceYear(
+        year=year,
+        practices=rows,
+        costs=costs,
+        active=active,
+        ccf_paid_cents=ccf_paid,
+        notes=notes,
+        uses=uses,
+    )
+
+
+
+def settle_year(year: PerformanceYear, configs: list[ProgramConfig]) -> tuple[pd.DataFrame, dict]:
+    """Settle a performance year under each config: the rows of config i come i-th.
+
+    The member-level work is shared; each distinct stop-loss is applied once. Returns
+    the stacked settlement rows (with a ``scenario`` column, the config's position)
+    and the stop-loss notes of the first config.
+    """
+    base = year.practices
+    n = len(base)
+    population = base["population"].to_numpy()
+    by_stop_loss: dict[str, tuple[np.ndarray, np.ndarray, dict]] = {}
+    claims, truncated, terms, msrs, mlrs = [], [], [], [], []
+    for config in configs:  # per config: arrays of one value per practice, no frames
+        settlement_terms = config.require_settlement()
+        key = settlement_terms.stop_loss.model_dump_json()
+        if key not in by_stop_loss:
+            by_stop_loss[key] = year.stop_loss_costs(settlement_terms.stop_loss)
+        claims.append(by_stop_loss[key][0])
+        truncated.append(by_stop_loss[key][1])
+        terms.append(row_terms(config, base["tier"], year.year))
+        msr, mlr = msr_and_mlr(settlement_terms, population, None)
+        msrs.append(msr)
+        mlrs.append(mlr)
+    k = len(configs)
+    rows = base if k == 1 else base.iloc[np.tile(np.arange(n), k)].reset_index(drop=True)
+    t = stack_terms(terms)
+    rows = rows.assign(
+        scenario=np.repeat(np.arange(k), n),
+        claims_paid_cents=np.concatenate(claims),
+        truncated_cents=np.concatenate(truncated),
+        ccf_cost_cents=np.where(t["ccf_counts_as_cost"], np.tile(year.ccf_paid_cents, k), 0),
+        msr=np.concatenate(msrs),
+        mlr=np.concatenate(mlrs),
+    )
+    settled = settle_rows(actual_cost(risk_adjusted_budget(rows, t), t), t)
+    first_notes = by_stop_loss[configs[0].require_settlement().stop_loss.model_dump_json()][2]
+    return settled, first_notes
+
+
+
+def compute_settlement(program: Program, config: ProgramConfig, year: int) -> Settlement:
+    """Settle a performance year from member-level data: attribution, scores, claims, quality."""
+    performance = performance_year(program, config, year)
+    rows, stop_loss_notes = settle_year(performance, [config])
+    settled = rows[SETTLEMENT_COLUMNS].sort_values("practice_id", kind="stable")
+    settled = settled.reset_index(drop=True)
+    notes = {**performance.notes, **stop_loss_notes}
+    return Settlement(
+        year=year,
+        practices=settled,
+        control_totals=control_totals(settled),
+        notes=notes,
+        uses=performance.uses,
+    )
+
+
+
+def _require_baselines(table: Table, practices: pd.DataFrame, active: np.ndarray) -> None:
+    problems = []
+    for column in ("baseline_pmpm", "baseline_risk"):
+        if column not in practices.columns:
+            problems.append(
+                Problem("practices", Reason.MISSING_COLUMN, f"{table.path}: settlement needs {column}")
+            )
+            continue
+        values = practices[column].to_numpy(dtype=float)
+        bad = active & ~(np.isfinite(values) & (values > 0))
+        if bad.any():
+            problems.append(
+                Problem(
+                    table="practices",
+                    reason=Reason.NULL_VALUE,
+                    column=column,
+                    message=f"{table.path}: {column} must be a positive number for practices with members",
+                    rows=tuple(int(i) for i in practices.index[bad][:5] + 1),
+                    row_count=int(bad.sum()),
+                    examples=tuple(practices["practice_id"].astype(str).to_numpy()[bad][:5]),
+                )
+            )
+    if problems:
+        raise InputError(problems)

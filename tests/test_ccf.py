@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from conftest import CONFIGS, make_config
+from helpers import CONFIGS, make_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from totalcare_payments.inputs.claims import check_claims
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "totalcare_payments" / "presets" / "bluekc_medical_home.toml"
 
 

@@ -26,7 +26,7 @@ from totalcare_payments.mssp import puf
 from totalcare_payments.savings.msr import minimum_savings_rate
 from totalcare_payments.savings.summary import settle_summary
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = Path(
     os.environ.get("TOTALCARE_MSSP_DIR", str(ROOT.parent / "shared" / "reference" / "mssp"))
 )

@@ -14,7 +14,7 @@ import pytest
 
 from totalcare_payments.generate import generate_program, write_program
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PEERS_SCRIPT = ROOT / "benchmarks" / "peers.py"
 MEMBERS = 40_000  # 40 practices of about 1,000 members
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import SAMPLE, make_config, write_config
+from helpers import SAMPLE, make_config, write_config
 from typer.testing import CliRunner
 
 from totalcare_payments.cli.app import app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CONFIGS, make_config
+from helpers import CONFIGS, make_config
 
 from totalcare_payments.config import load_config
 from totalcare_payments.errors import ConfigError

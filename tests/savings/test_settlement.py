@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import MONTHS_2026, SAMPLE, attribution_rows, make_config
+from helpers import MONTHS_2026, SAMPLE, attribution_rows, make_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

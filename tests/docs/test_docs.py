@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import DEFAULT_CONFIG, ROOT, SAMPLE
+from helpers import DEFAULT_CONFIG, ROOT, SAMPLE
 
 from totalcare_payments.config import load_config
 from totalcare_payments.jobs import run_ccf, run_settlement

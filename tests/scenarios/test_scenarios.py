@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import typer
-from conftest import DEFAULT_CONFIG, MONTHS_2026, ROOT, SAMPLE, attribution_rows, make_config
+from helpers import DEFAULT_CONFIG, MONTHS_2026, ROOT, SAMPLE, attribution_rows, make_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -23,9 +23,9 @@ from totalcare_payments.cli.scenarios import scenarios as scenarios_command
 from totalcare_payments.config import load_config
 from totalcare_payments.errors import ConfigError
 from totalcare_payments.program import load_program, program_from_frames
+from totalcare_payments.savings import year as performance_year_module
 from totalcare_payments.savings.waterfall import SETTLEMENT_COLUMNS
 from totalcare_payments.savings.year import compute_settlement, performance_year
-from totalcare_payments.savings import year as performance_year_module
 from totalcare_payments.scenarios import bootstrap as scenario_bootstrap
 from totalcare_payments.scenarios import settle as scenario_settle
 from totalcare_payments.scenarios.bootstrap import bootstrap_chance

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pytest
-from conftest import DEFAULT_CONFIG, SAMPLE, make_config
+from helpers import DEFAULT_CONFIG, SAMPLE, make_config
 
 from totalcare_payments.config import load_config
 from totalcare_payments.generate import generate_program, write_program
@@ -23,7 +23,7 @@ from totalcare_payments.savings.year import performance_year
 from totalcare_payments.scenarios.plan import ScenarioStudy, load_scenarios, parse_scenarios
 from totalcare_payments.scenarios.settle import study
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "scenarios_example.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "scenarios_example.toml"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import ROOT, SAMPLE
+from helpers import ROOT, SAMPLE
 from typer.testing import CliRunner
 
 from totalcare_payments.cli.app import app

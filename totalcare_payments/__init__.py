@@ -80,7 +80,9 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     if name == "__version__":
-        globals()[name] = _version()
+        from .audit import tool_version
+
+        globals()[name] = tool_version()
         return globals()[name]
     module = _PUBLIC.get(name)
     if module is None:  # a submodule, as ``totalcare_payments.inputs``
@@ -91,15 +93,6 @@ def __getattr__(name: str) -> object:
     value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value  # loaded once
     return value
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("totalcare-payments")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "0.0.0"
 
 
 def __dir__() -> list[str]:

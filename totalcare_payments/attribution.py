@@ -7,8 +7,10 @@ member's practice in a month is one lookup in a dense ``members x months`` array
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -133,7 +135,9 @@ def link_attribution(attribution: Table, practices: Table) -> tuple[Table, Membe
     period = frame["period"].to_numpy()
     first = int(period.min()) if len(period) else 0
     span = int(period.max()) - first + 1 if len(period) else 1
-    wide = np.int64 if len(members) * span >= np.iinfo(np.int32).max else np.int32
+    wide: type[np.signedinteger[Any]] = (
+        np.int64 if len(members) * span >= np.iinfo(np.int32).max else np.int32
+    )
     key = member.astype(wide)
     key *= span
     key += period
@@ -236,12 +240,12 @@ class MemberMonths:
 
 
 def attributed_member_months(
-    attribution: Table, practices: Table, members: MemberIndex, periods: np.ndarray | list[int]
+    attribution: Table, practices: Table, members: MemberIndex, periods: Iterable[int]
 ) -> MemberMonths:
     """The run's attributed member-months; rows of other months are excluded (OUTSIDE_PERIOD)."""
-    periods = np.asarray(sorted({int(p) for p in periods}), dtype=np.int32)
+    months = np.asarray(sorted({int(p) for p in periods}), dtype=np.int32)
     frame = attribution.frame
-    month = month_index(periods, frame["period"].to_numpy())
+    month = month_index(months, frame["period"].to_numpy())
     inside = month >= 0
     n_inside = int(inside.sum())
     use = TableUse.of(attribution.name, n_inside, {Reason.OUTSIDE_PERIOD: len(month) - n_inside})
@@ -249,7 +253,7 @@ def attributed_member_months(
     return MemberMonths(
         member_ids=members.ids,
         practice_ids=pd.Index(practices.frame["practice_id"]),
-        periods=periods,
+        periods=months,
         member=frame["member_code"].to_numpy()[take],
         practice=frame["practice_code"].to_numpy()[take],
         month=month[take],

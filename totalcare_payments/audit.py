@@ -1,8 +1,10 @@
-"""The audit trail's fingerprints: sha256 of every input, config and output file."""
+"""The audit trail's fingerprints: sha256 of every input, config and output file, and the
+tool's version."""
 
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 from pathlib import Path
 
 
@@ -18,3 +20,14 @@ def file_sha256(path: str | Path) -> str:
 def bytes_sha256(data: bytes) -> str:
     """Hex sha256 of bytes in memory (a config read from the package's presets)."""
     return hashlib.sha256(data).hexdigest()
+
+
+@cache
+def tool_version() -> str:
+    """The installed package's version ("0.0.0" when run from a source tree not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("totalcare-payments")
+    except PackageNotFoundError:
+        return "0.0.0"

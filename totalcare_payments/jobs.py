@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__
-from .audit import file_sha256
+from .audit import file_sha256, tool_version
 from .ccf import CcfBatch, compute_ccf
 from .config import ProgramConfig
 from .errors import InputError, OutputError, OutputExistsError
@@ -269,7 +268,7 @@ def run_scenario_study(
         "practices settled": len(performance.practices),
         "member months": f"{int(performance.practices['member_months'].sum()):,}",
         "bootstrap": f"{draws:,} draws, seed {seed}" if draws else "not run (--draws 0)",
-        "tool": f"totalcare_payments {__version__}",
+        "tool": f"totalcare_payments {tool_version()}",
     }
     start = time.perf_counter()
     settled = run_scenarios(performance, config, plan.scenarios)

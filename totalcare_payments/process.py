@@ -80,11 +80,11 @@ def keep_freed_memory() -> bool:
         )
     )
     if changed:
-        import numpy as np
         import pyarrow as pa
+        from numpy._core import multiarray
 
         pa.set_memory_pool(pa.system_memory_pool())
-        advise_huge_pages = getattr(np._core.multiarray, "_set_madvise_hugepage", None)
+        advise_huge_pages = getattr(multiarray, "_set_madvise_hugepage", None)
         if advise_huge_pages is not None:  # the switch behind NUMPY_MADVISE_HUGEPAGE
             advise_huge_pages(False)
     return changed

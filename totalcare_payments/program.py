@@ -67,7 +67,7 @@ class Program:
     def _once(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
         if key not in self._memo:
             self._memo[key] = compute()
-        return self._memo[key]  # type: ignore[no-any-return]
+        return self._memo[key]
 
     def member_months(self, periods: Iterable[int]) -> MemberMonths:
         """The attributed member-months of these months (worked out once per months)."""

@@ -47,6 +47,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return outputs
 
 
+@pytest.mark.slow
 def test_the_three_peers_agree_to_the_cent(results: dict[str, Path]) -> None:
     verdict = peers.compare(results)
     mismatches = {pair: v.get("mismatches") for pair, v in verdict["pairs"].items()}
@@ -55,6 +56,7 @@ def test_the_three_peers_agree_to_the_cent(results: dict[str, Path]) -> None:
     assert verdict["ccf_lines_compared"] == 12 * verdict["practices_compared"]
 
 
+@pytest.mark.slow
 def test_the_program_exercises_the_rules(results: dict[str, Path]) -> None:
     """Agreement means something only if payments, zeros and stop-loss truncation all occur."""
     import pandas as pd

@@ -43,6 +43,7 @@ bad_rows = st.lists(st.tuples(cell, cell, cell), min_size=0, max_size=25)
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+@pytest.mark.slow
 @given(rows=bad_rows, table=st.sampled_from(["attribution", "risk_scores", "practices"]))
 def test_generated_bad_tables_give_a_clear_answer(tmp_path_factory, rows, table):
     folder = tmp_path_factory.mktemp("bad")
@@ -132,6 +133,7 @@ def _complete(folder: Path) -> bool:
     )
 
 
+@pytest.mark.slow
 def test_killed_run_leaves_the_previous_output_or_the_new_one(tmp_path: Path):
     data = tmp_path / "data"
     write_program(generate_program(60_000, seed=3), data)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -153,14 +157,34 @@ def test_refuses_to_overwrite_then_force_keeps_a_backup(data: Path):
 
 
 def test_rerun_is_byte_identical(data: Path, tmp_path: Path):
+    """Two runs in separate processes, with different string hashing (set and dict orders
+    of strings differ between them) and the claims' rows in another order, write the same
+    bytes in every file but run.json."""
+    claims = pd.read_csv(data / "claims.csv", dtype=str, keep_default_na=False)
+    shuffled = tmp_path / "shuffled"
+    shutil.copytree(data, shuffled)
+    claims.sample(frac=1.0, random_state=3).to_csv(shuffled / "claims.csv", index=False)
     first, second = tmp_path / "first", tmp_path / "second"
-    for out in (first, second):
-        code, text = run("settle", "--year", "2026", "--data", data, "--out", out)
-        assert code == 0, text
+    SETTLE = [sys.executable, "-m", "totalcare_payments", "settle", "--year", "2026"]  # noqa: N806
+    for folder, out, seed in ((data, first, "1"), (shuffled, second, "2")):
+        result = subprocess.run(
+            [*SETTLE, "--data", str(folder), "--out", str(out)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
     names = sorted(p.name for p in first.iterdir())
     assert names == sorted(p.name for p in second.iterdir())
     for name in names:
-        if name != "run.json":  # the run's time and host: the one record that may differ
+        if name == "manifest.json":  # the inputs' paths and claims sha256 differ, nothing else
+            a = json.loads((first / name).read_text())
+            b = json.loads((second / name).read_text())
+            for manifest in (a, b):
+                for table in manifest["inputs"].values():
+                    table.pop("path"), table.pop("sha256")
+            assert a == b
+        elif name != "run.json":  # the run's time and host: the one record that may differ
             assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
 

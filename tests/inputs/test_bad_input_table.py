@@ -111,6 +111,24 @@ def test_bad_input_case(case: str, strict: bool, tmp_path: Path):
         assert rejected == {case: 1}
 
 
+# reason code -> the arguments that meet it (a run that cannot start: exit 2, no output)
+WHOLE_RUN_CASES: dict[str, list[str]] = {
+    "NO_MEMBER_MONTHS": ["settle", "--year", "2025"],
+    "UNSUPPORTED_FORMAT": ["ccf", "--month", "2026-03", "--practices", "practices.xlsx"],
+    "INVALID": ["ccf", "--month", "2026-03", "--months", "2026-01..2026-02"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(WHOLE_RUN_CASES))
+def test_whole_run_case(case: str, tmp_path: Path):
+    out = tmp_path / "out"
+    args = [*WHOLE_RUN_CASES[case], "--data", str(SAMPLE), "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "Bad input (exit 2)" in result.output and case in result.output
+    assert not out.exists()
+
+
 def test_missing_score_gets_the_default_and_is_counted(tmp_path: Path):
     data = tmp_path / "data"
     shutil.copytree(SAMPLE, data)
@@ -135,5 +153,6 @@ def test_readme_table_lists_what_the_tests_check():
         "UNREADABLE",  # test_robustness: non-UTF-8 CSV, truncated Parquet
         "MISSING_SCORE",  # test_missing_score_gets_the_default_and_is_counted
         "MONTH_NOT_IN_DATA",  # test_bad_input.test_month_outside_the_data
+        *WHOLE_RUN_CASES,
     }
     assert listed == tested

@@ -6,8 +6,6 @@ decoded once, and whatever read-ahead cannot serve is read as usual."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -197,20 +195,6 @@ def test_the_parsed_command_says_what_to_read_ahead(
     monkeypatch.setattr("totalcare_payments.inputs.readahead.read_ahead_inputs", recording)
     CliRunner().invoke(app, args)
     assert calls == ([] if expected is None else [expected])
-
-
-def test_the_command_module_does_not_load_pandas() -> None:
-    """Parsing the command line and starting the read-ahead load neither pandas nor the
-    program, which load on the other core's time."""
-    code = (
-        "import sys\n"
-        "import totalcare_payments.cli.app, totalcare_payments.inputs.readahead\n"
-        "assert 'pandas' not in sys.modules, 'pandas loaded before the read-ahead starts'\n"
-        "assert 'pydantic' not in sys.modules, 'pydantic loaded before the read-ahead starts'\n"
-        "from totalcare_payments import load_program\n"
-        "assert 'pandas' in sys.modules\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_a_decode_that_fails_in_any_way_leaves_the_group_to_the_reader(

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -81,6 +82,7 @@ def _parts(frame: pd.DataFrame, cuts: list[int]) -> list[tuple[int, pd.DataFrame
     ]
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(_claim_lines(), st.sampled_from([None, (110, 115), (100, 130)]))
 def test_claims_checked_in_parts_as_whole(

@@ -13,14 +13,13 @@ meanwhile.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import EXIT_INTERRUPTED, InputError, TotalcareError
+from ..errors import InputError
+from .boundary import boundary
 from .mssp import mssp_check
 from .scenarios import scenarios
 
@@ -47,24 +46,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-
-@contextlib.contextmanager
-def boundary() -> Iterator[None]:
-    """The one error boundary of every command: a problem the user can fix becomes its
-    message and exit code; Ctrl-C a one-line message and exit 130."""
-    try:
-        yield
-    except TotalcareError as exc:
-        from . import console
-
-        console.show_error(exc)
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        from . import console
-
-        console.interrupted()
-        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 ConfigOpt = Annotated[

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.table import Table
 
@@ -31,13 +31,20 @@ out = Console(highlight=False, width=None if sys.stdout.isatty() else 10_000)
 err = Console(stderr=True, highlight=False)
 
 
+def _rows(frame: pd.DataFrame) -> Iterator[Any]:
+    """The rows of one of the engine's frames as named tuples. Each field has its column's
+    type (cents as integers, rates as floats), which the checker cannot know from a
+    column name: pandas-stubs types every field as any scalar."""
+    return frame.itertuples(index=False)
+
+
 def _table(title: str) -> Table:
     return Table(title=title, title_justify="left")
 
 
-def _column(table: Table, name: str, justify: str = "left", **options: Any) -> None:
+def _column(table: Table, name: str, justify: JustifyMethod = "left", **options: Any) -> None:
     """A column whose long cells wrap on a narrow terminal (never cut with an ellipsis)."""
-    table.add_column(name, justify=justify, overflow="fold", **options)  # type: ignore[arg-type]
+    table.add_column(name, justify=justify, overflow="fold", **options)
 
 
 @contextmanager
@@ -66,7 +73,7 @@ def show_ccf(
     lines: pd.DataFrame, totals: pd.DataFrame, out_dir: Path, defaulted: int, rejects: int
 ) -> None:
     table = _table("Care Coordination Fee batch")
-    for name, justify in [
+    columns: list[tuple[str, JustifyMethod]] = [
         ("month", "left"),
         ("practice", "left"),
         ("tier", "left"),
@@ -74,10 +81,11 @@ def show_ccf(
         ("avg risk", "right"),
         ("PMPM", "right"),
         ("fee", "right"),
-    ]:
+    ]
+    for name, justify in columns:
         _column(table, name, justify)
     shown = lines if len(lines) <= 40 else lines.head(40)
-    for row in shown.itertuples(index=False):
+    for row in _rows(shown):
         table.add_row(
             row.year_month,
             str(row.practice_id),
@@ -118,7 +126,7 @@ def show_settlement(
     frame: pd.DataFrame, totals: pd.DataFrame, out_dir: Path | None, notes: dict
 ) -> None:
     table = _table("Shared savings settlement")
-    cols = [
+    cols: list[tuple[str, JustifyMethod]] = [
         ("practice", "left"),
         ("budget", "right"),
         ("actual cost", "right"),
@@ -131,7 +139,7 @@ def show_settlement(
     for name, justify in cols:
         _column(table, name, justify)
     shown = frame if len(frame) <= 40 else frame.head(40)
-    for row in shown.itertuples(index=False):
+    for row in _rows(shown):
         table.add_row(
             str(row.practice_id),
             dollars(row.budget_cents),
@@ -203,7 +211,7 @@ def _percent(value: float) -> str:
 def show_summary(summary: pd.DataFrame, shown: int = SHOWN_ROWS) -> None:
     """One line per scenario: what the program pays and what the payer keeps."""
     table = _table("Scenarios")
-    columns = [
+    columns: list[tuple[str, JustifyMethod]] = [
         ("scenario", "left"),
         ("total paid", "right"),
         ("vs base", "right"),
@@ -214,7 +222,7 @@ def show_summary(summary: pd.DataFrame, shown: int = SHOWN_ROWS) -> None:
     ]
     for name, justify in columns:
         _column(table, name, justify, min_width=24 if name == "scenario" else None)
-    for row in summary.head(shown).itertuples(index=False):
+    for row in _rows(summary.head(shown)):
         table.add_row(
             str(row.scenario),
             dollars(row.total_paid_cents),
@@ -236,7 +244,7 @@ def show_tornado(tornado: pd.DataFrame) -> None:
     table = _table("Sensitivity of total paid (largest swing first)")
     for name in ["parameter", "base", "low", "high", "paid at low", "paid at high", "swing"]:
         _column(table, name, "left" if name == "parameter" else "right")
-    for row in tornado.itertuples(index=False):
+    for row in _rows(tornado):
         table.add_row(
             str(row.parameter),
             str(row.base_value),
@@ -264,7 +272,7 @@ def show_chance(chance: pd.DataFrame, draws: int, seed: int, shown: int = SHOWN_
         "p95",
     ]:
         _column(table, name, "left" if name == "practice" else "right")
-    for row in chance.head(shown).itertuples(index=False):
+    for row in _rows(chance.head(shown)):
         table.add_row(
             str(row.practice_id),
             f"{row.members:,}",
@@ -329,7 +337,7 @@ def show_mssp_check(check: MsspCheck, out_path: Path, shown: int = 10) -> None:
     tracks = _table("By track (engine = this program's presets; CMS = EarnSaveLoss)")
     for name in ["track", "ACOs", "match", "engine net", "CMS net", "max |difference|"]:
         _column(tracks, name, "left" if name == "track" else "right")
-    for row in check.by_track().itertuples(index=False):
+    for row in _rows(check.by_track()):
         tracks.add_row(
             str(row.track),
             f"{row.acos:,}",
@@ -342,7 +350,7 @@ def show_mssp_check(check: MsspCheck, out_path: Path, shown: int = 10) -> None:
 
     largest = check.largest_differences(shown)
     diffs = _table("Largest differences (mismatches first; tolerance: $1 + quality-score rounding)")
-    for name, justify in [
+    diff_columns: list[tuple[str, JustifyMethod]] = [
         ("ACO", "left"),
         ("track", "left"),
         ("engine", "right"),
@@ -351,9 +359,10 @@ def show_mssp_check(check: MsspCheck, out_path: Path, shown: int = 10) -> None:
         ("tolerance", "right"),
         ("match", "left"),
         ("reason", "left"),
-    ]:
+    ]
+    for name, justify in diff_columns:
         _column(diffs, name, justify)
-    for row in largest.itertuples(index=False):
+    for row in _rows(largest):
         diffs.add_row(
             str(row.aco_id),
             str(row.track),

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import OutputError
+from .boundary import boundary
 
 #: Exit code when the file was read but some ACOs do not match CMS's result.
 EXIT_MISMATCH = 1
@@ -56,8 +57,6 @@ def mssp_check(
     Exit codes: 0 every ACO matches; 1 some do not; 2 the file is missing,
     unreadable or not that year's file.
     """
-    from .app import boundary
-
     with boundary():
         from ..mssp.check import check_puf
         from . import console

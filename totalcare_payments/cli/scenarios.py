@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from .boundary import boundary
+
 
 def scenarios(
     year: Annotated[int, typer.Option("--year", "-y", help="The performance year to settle.")],
@@ -92,8 +94,6 @@ def scenarios(
     Exit codes: 0 success, 2 bad input, 3 bad config or scenario file, 4 refused to
     overwrite.
     """
-    from .app import boundary
-
     with boundary():
         from ..config import load_config
         from ..jobs import run_scenario_study

@@ -13,10 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pandas.api.extensions import ExtensionArray
 
 from ..audit import file_sha256
 from ..errors import InputError, Problem
@@ -174,7 +176,9 @@ def _clean_ids(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
         categories = raw.cat.categories.astype("string")
         stripped = categories.str.strip()
         if (stripped == categories).all() and stripped.is_unique:
-            empty_category = (stripped == "").to_numpy(dtype=bool)
+            # a string Index compares to an ExtensionArray (pandas-stubs: to an ndarray)
+            is_empty = cast(ExtensionArray, stripped == "")
+            empty_category = is_empty.to_numpy(dtype=bool)
             codes = raw.array.codes
             if not empty_category.any():
                 return raw, codes < 0

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 
-def _with_column(frame: pd.DataFrame, name: str, values: object) -> pd.DataFrame:
+def _with_column(frame: pd.DataFrame, name: str, values: pd.Series | np.ndarray) -> pd.DataFrame:
     """``frame`` with column ``name`` set to ``values``, an array taken as it is (given a
     bare array, pandas would copy it)."""
     if isinstance(values, np.ndarray):
@@ -116,7 +117,7 @@ def _categorical(col: pa.ChunkedArray) -> object:
     categories = pd.Index(pd.concat(dictionaries, ignore_index=True).dropna().drop_duplicates())
     # codes of the width pandas keeps for this many categories (int8 for a dozen months),
     # so that the Categorical takes them as they are
-    width = next(
+    width: type[np.signedinteger[Any]] = next(
         t for t in (np.int8, np.int16, np.int32, np.int64) if len(categories) < np.iinfo(t).max
     )
     lookups = [np.append(categories.get_indexer(d), -1).astype(width) for d in dictionaries]

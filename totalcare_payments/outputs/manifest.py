@@ -7,11 +7,12 @@ manifest; when and where a run happened is ``run.json`` (``publish.run_record``)
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from .. import __version__
+from ..audit import tool_version
 from ..config import ProgramConfig
 from ..inputs.checks import Table, TableUse, accounting_of
 from .tables import text_columns
@@ -29,7 +30,7 @@ def base_manifest(job: str, config: ProgramConfig) -> dict:
     """The manifest's head: tool, version, job, and the config's source and sha256."""
     return {
         "tool": "totalcare_payments",
-        "version": __version__,
+        "version": tool_version(),
         "job": job,
         "config": {
             "source": config.source,
@@ -43,7 +44,9 @@ def totals_json(totals: pd.DataFrame) -> list[dict]:
     """Control totals for the manifest: money as exact decimal text."""
     text = text_columns(totals)
     records = []
-    for i, raw in enumerate(totals.to_dict("records")):
+    # the totals' columns are names (str), which pandas-stubs types as any Hashable
+    rows = cast(list[dict[str, Any]], totals.to_dict("records"))
+    for i, raw in enumerate(rows):
         records.append(
             {
                 col.removesuffix("_cents"): (

@@ -1,11 +1,19 @@
-"""TODO"""
+"""The report's charts: matplotlib figures drawn as inline SVG, the same bytes on a rerun.
+
+Each chart has a ``*_figure`` function (the matplotlib ``Figure``, for tests and
+notebooks) and a ``*_chart`` function (that figure as inline SVG for the HTML report).
+Colours: blue for payments, orange for the base scenario and the median, and by sign
+green for a gain, red (``LOSS``) for a loss.
+"""
 
 from __future__ import annotations
 
 import html
 import io
 import re
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -15,15 +23,22 @@ from matplotlib.ticker import FuncFormatter
 
 from ..scenarios.bootstrap import Chance
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 _BLUE, _GREEN, _RED, _GREY, _ORANGE = "#2b6cb0", "#2f855a", "#c53030", "#718096", "#dd6b20"
+#: The colours of a gain and of a loss (the waterfall's steps, the payer's net savings).
+GAIN, LOSS = _GREEN, _RED
+#: The colours the workbook's native charts share with these: payments, the base
+#: scenario, a parameter's low and high value, a gain and a loss.
+COLORS = {"paid": _BLUE, "base": _ORANGE, "low": _BLUE, "high": _ORANGE, "gain": GAIN, "loss": LOSS}
 
 
 #: Charts of one bar per scenario or practice show at most this many.
 CHART_MAX_BARS = 40
 
 
-
-_CHART_STYLE = {
+_CHART_STYLE: dict[RcKeyType, Any] = {
     "svg.hashsalt": "totalcare-scenarios",  # fixed ids: the same chart gives the same bytes
     "svg.fonttype": "none",  # text as text: small, searchable, drawn in the page's font
     "font.family": "sans-serif",
@@ -34,6 +49,8 @@ _CHART_STYLE = {
     "axes.titleweight": "bold",
 }
 
+
+# --- the program waterfall ---------------------------------------------------------------
 
 
 def program_waterfall(practices: pd.DataFrame) -> pd.DataFrame:
@@ -96,7 +113,6 @@ def program_waterfall(practices: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-
 def _short_dollars(value: float, _pos: object = None) -> str:
     sign = "-" if value < 0 else ""
     value = abs(value)
@@ -106,15 +122,21 @@ def _short_dollars(value: float, _pos: object = None) -> str:
     return f"{sign}${value:,.0f}"
 
 
-
 _MONEY_AXIS = FuncFormatter(_short_dollars)
 
+
+@contextmanager
+def _style() -> Iterator[None]:
+    """The charts' matplotlib settings, for building a figure and for drawing it."""
+    with rc_context(_CHART_STYLE):
+        yield
 
 
 def _svg(fig: Figure, name: str) -> str:
     """The figure as inline SVG: no XML prolog, DOCTYPE or metadata, ids prefixed by name."""
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    with _style():
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
     text = text[text.index("<svg") :]
     text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.S)
@@ -129,19 +151,25 @@ def _svg(fig: Figure, name: str) -> str:
     return text
 
 
+def sign_colors(values: np.ndarray) -> list[str]:
+    """A colour per value: ``GAIN`` (green) for zero or more, ``LOSS`` (red) below zero."""
+    return [GAIN if v >= 0 else LOSS for v in np.asarray(values, dtype=np.float64)]
+
 
 def _waterfall_bars(ax: Any, steps: pd.DataFrame) -> None:
+    amounts = steps["amount_cents"].to_numpy(dtype=np.int64)
+    kinds = steps["kind"].astype(str).tolist()
+    labels = steps["step"].astype(str).tolist()
     running = 0.0
-    labels = []
     lo, hi = 0.0, 0.0
-    for i, row in enumerate(steps.itertuples(index=False)):
-        value = row.amount_cents / 100.0
-        if row.kind == "total":
+    for i, (amount, kind) in enumerate(zip(amounts, kinds, strict=True)):
+        value = float(amount) / 100.0
+        if kind == "total":
             bottom, height, color = 0.0, value, _BLUE
             running = value
         else:
             bottom, height = running, value
-            color = _GREEN if value >= 0 else _RED
+            color = GAIN if value >= 0 else LOSS
             running += value
         ax.bar(i, height, bottom=bottom, color=color, width=0.7)
         top = max(bottom, bottom + height)
@@ -155,7 +183,6 @@ def _waterfall_bars(ax: Any, steps: pd.DataFrame) -> None:
             va="bottom",
             fontsize=7,
         )
-        labels.append(row.step)
     ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
     ax.yaxis.set_major_formatter(_MONEY_AXIS)
     pad = 0.12 * (hi - lo or 1.0)  # room for the labels (bars' edges would pin the limits)
@@ -163,10 +190,9 @@ def _waterfall_bars(ax: Any, steps: pd.DataFrame) -> None:
     ax.axhline(0, color="#333333", linewidth=0.6)
 
 
-
-def waterfall_chart(steps: pd.DataFrame) -> str:
+def waterfall_figure(steps: pd.DataFrame) -> Figure:
     """Two panels: budget to savings (large amounts), savings to final payments."""
-    with rc_context(_CHART_STYLE):
+    with _style():
         fig = Figure(figsize=(10, 4.4), layout="constrained")
         left, right = fig.subplots(1, 2, width_ratios=[6, 9])
         split = int(np.flatnonzero(steps["step"].to_numpy() == "savings")[0])
@@ -174,49 +200,90 @@ def waterfall_chart(steps: pd.DataFrame) -> str:
         left.set_title("Budget to savings")
         _waterfall_bars(right, steps.iloc[split:])
         right.set_title("Savings to final payments")
-        return _svg(fig, "waterfall")
+    return fig
 
 
+def waterfall_chart(steps: pd.DataFrame) -> str:
+    """The program waterfall (``waterfall_figure``) as inline SVG."""
+    return _svg(waterfall_figure(steps), "waterfall")
 
-def scenario_chart(summary: pd.DataFrame) -> str:
-    """Total paid and the payer's net savings, one bar per scenario (or sorted curves)."""
+
+# --- payout by scenario ------------------------------------------------------------------
+
+#: The payer's net savings as the summary computes them (scenarios.settle.run_scenarios).
+NET_SAVINGS_FORMULA = "budget - incurred cost (untruncated)\n- net payments - CCF paid"
+
+
+def scenario_figure(summary: pd.DataFrame) -> Figure:
+    """Total paid and the payer's net savings, one bar per scenario (or sorted curves).
+
+    The payer's net savings are green where the payer keeps money and red (``LOSS``)
+    where it loses; the base scenario's bars have a dark outline, and a dashed line
+    marks its values.
+    """
     paid = summary["total_paid_cents"].to_numpy(dtype=np.int64) / 100.0
     net = summary["payer_net_savings_cents"].to_numpy(dtype=np.int64) / 100.0
     names = summary["scenario"].astype(str).to_numpy()
     base = np.flatnonzero(names == "base")
-    with rc_context(_CHART_STYLE):
+    with _style():
         if len(summary) <= CHART_MAX_BARS:
-            height = 1.2 + 0.28 * len(summary)
+            height = 1.6 + 0.28 * len(summary)
             fig = Figure(figsize=(10, height), layout="constrained")
             left, right = fig.subplots(1, 2, sharey=True)
             y = np.arange(len(summary))[::-1]
-            colors = [_ORANGE if i in base else _BLUE for i in range(len(summary))]
-            left.barh(y, paid, color=colors)
-            right.barh(y, net, color=[_ORANGE if i in base else _GREEN for i in range(len(y))])
+            left.barh(y, paid, color=[_ORANGE if i in base else _BLUE for i in range(len(y))])
+            bars = right.barh(
+                y,
+                net,
+                color=sign_colors(net),
+                edgecolor=["#1a202c" if i in base else "none" for i in range(len(y))],
+                linewidth=1.2,
+            )
+            for i, bar in enumerate(bars):
+                bar.set_gid(f"net-savings-{i}")  # the summary's row i, for readers and tests
             left.set_yticks(y, [_clip_label(n) for n in names])
             for ax, values in ((left, paid), (right, net)):
                 if len(base):
                     ax.axvline(values[base[0]], color="#333333", linewidth=0.8, linestyle="--")
                 ax.xaxis.set_major_formatter(_MONEY_AXIS)
+            if (net < 0).any() and (net > 0).any():
+                right.axvline(0, color="#333333", linewidth=0.6)
             left.set_title("Total shared-savings payments")
             right.set_title("Payer's net savings")
+            right.set_xlabel(NET_SAVINGS_FORMULA, fontsize=8)
         else:
-            fig = Figure(figsize=(10, 4), layout="constrained")
+            fig = Figure(figsize=(10, 4.2), layout="constrained")
             left, right = fig.subplots(1, 2)
-            for ax, values, title, color in (
-                (left, paid, "Total shared-savings payments", _BLUE),
-                (right, net, "Payer's net savings", _GREEN),
+            for ax, values, title in (
+                (left, paid, "Total shared-savings payments"),
+                (right, net, "Payer's net savings"),
             ):
                 order = np.argsort(values, kind="stable")
-                ax.plot(np.arange(1, len(values) + 1), values[order], color=color)
+                x = np.arange(1, len(values) + 1)
+                if ax is left:
+                    ax.plot(x, values[order], color=_BLUE)
+                else:  # sorted, so the losses come first: a red part, then a green one
+                    sorted_net = values[order]
+                    losses = sorted_net < 0
+                    if losses.any():
+                        ax.plot(x[losses], sorted_net[losses], color=LOSS, label="loss")
+                    if (~losses).any():
+                        ax.plot(x[~losses], sorted_net[~losses], color=GAIN, label="gain")
+                    if losses.any() and (~losses).any():
+                        ax.axhline(0, color="#333333", linewidth=0.6)
                 if len(base):
                     ax.axhline(values[base[0]], color=_ORANGE, linestyle="--", label="base")
                     ax.legend(loc="upper left")
                 ax.yaxis.set_major_formatter(_MONEY_AXIS)
                 ax.set_xlabel(f"scenarios, sorted ({len(values):,})")
                 ax.set_title(title)
-        return _svg(fig, "scenarios")
+            right.set_xlabel(f"scenarios, sorted ({len(net):,})\n{NET_SAVINGS_FORMULA}")
+    return fig
 
+
+def scenario_chart(summary: pd.DataFrame) -> str:
+    """Payout by scenario (``scenario_figure``) as inline SVG."""
+    return _svg(scenario_figure(summary), "scenarios")
 
 
 def _clip_label(text: str, width: int = 48) -> str:
@@ -224,12 +291,14 @@ def _clip_label(text: str, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+# --- the tornado -------------------------------------------------------------------------
 
-def tornado_chart(table: pd.DataFrame) -> str | None:
+
+def tornado_figure(table: pd.DataFrame) -> Figure | None:
     """Bars from the base total paid to its value at each parameter's low and high."""
     if table.empty:
         return None
-    base = table["base_total_paid_cents"].iloc[0] / 100.0
+    base = float(table["base_total_paid_cents"].iloc[0]) / 100.0
     low = table["total_paid_low_cents"].to_numpy(dtype=np.int64) / 100.0
     high = table["total_paid_high_cents"].to_numpy(dtype=np.int64) / 100.0
     y = np.arange(len(table))[::-1]
@@ -237,7 +306,7 @@ def tornado_chart(table: pd.DataFrame) -> str | None:
         f"{p.removeprefix('settlement.')}  [{lo} / {hi}]"
         for p, lo, hi in zip(table["parameter"], table["low"], table["high"], strict=True)
     ]
-    with rc_context(_CHART_STYLE):
+    with _style():
         fig = Figure(figsize=(10, 1.2 + 0.4 * len(table)), layout="constrained")
         ax = fig.subplots()
         ax.barh(y, low - base, left=base, color=_BLUE, label="low value", height=0.6)
@@ -247,8 +316,16 @@ def tornado_chart(table: pd.DataFrame) -> str | None:
         ax.xaxis.set_major_formatter(_MONEY_AXIS)
         ax.set_title(f"Total paid, one parameter at a time (base {_short_dollars(base)})")
         ax.legend(loc="lower right")
-        return _svg(fig, "tornado")
+    return fig
 
+
+def tornado_chart(table: pd.DataFrame) -> str | None:
+    """The tornado (``tornado_figure``) as inline SVG; None without sensitivity rows."""
+    fig = tornado_figure(table)
+    return None if fig is None else _svg(fig, "tornado")
+
+
+# --- chance ------------------------------------------------------------------------------
 
 
 def _shown_practices(chance: Chance) -> tuple[np.ndarray, str]:
@@ -260,15 +337,24 @@ def _shown_practices(chance: Chance) -> tuple[np.ndarray, str]:
     return shown, f"the {CHART_MAX_BARS} practices with the widest 5%-95% range"
 
 
+def distribution_titles(chance: Chance) -> tuple[str, str]:
+    """The distribution chart's title and its subtitle (which practices, how to read it)."""
+    _, which = _shown_practices(chance)
+    return (
+        f"Payment per practice over {chance.draws:,} bootstrap draws",
+        f"{which[0].upper()}{which[1:]}; box: quartiles, whiskers: 5th-95th percentile",
+    )
 
-def distribution_chart(chance: Chance) -> str:
+
+def distribution_figure(chance: Chance) -> Figure:
     """Each practice's bootstrap payments: box = quartiles, whiskers = 5th-95th percentile."""
-    shown, which = _shown_practices(chance)
+    shown, _ = _shown_practices(chance)
     table = chance.practices.iloc[shown]
     draws = chance.payments_cents[:, shown] / 100.0
     y = np.arange(len(shown))[::-1] + 1
-    with rc_context(_CHART_STYLE):
-        fig = Figure(figsize=(10, 1.4 + 0.32 * len(shown)), layout="constrained")
+    title, subtitle = distribution_titles(chance)
+    with _style():
+        fig = Figure(figsize=(10, 1.6 + 0.32 * len(shown)), layout="constrained")
         ax = fig.subplots()
         ax.boxplot(
             draws,
@@ -299,19 +385,22 @@ def distribution_chart(chance: Chance) -> str:
         )
         ax.set_yticks(y, table["practice_id"].astype(str).to_numpy())
         ax.xaxis.set_major_formatter(_MONEY_AXIS)
-        ax.set_title(
-            f"Payment per practice over {chance.draws:,} bootstrap draws ({which}); "
-            "box: quartiles, whiskers: 5th-95th percentile"
-        )
+        # a short bold title over a plain subtitle: one long line did not fit the figure
+        fig.suptitle(title, fontsize=10, fontweight="bold")
+        ax.set_title(subtitle, fontsize=8, fontweight="normal")
         ax.legend(loc="lower right")
-        return _svg(fig, "distribution")
+    return fig
 
 
+def distribution_chart(chance: Chance) -> str:
+    """The payment distribution per practice (``distribution_figure``) as inline SVG."""
+    return _svg(distribution_figure(chance), "distribution")
 
-def msr_chance_chart(chance: Chance) -> str:
+
+def msr_chance_figure(chance: Chance) -> Figure:
     """The chance of passing the MSR with zero true savings, against panel size."""
     table = chance.practices
-    with rc_context(_CHART_STYLE):
+    with _style():
         fig = Figure(figsize=(10, 3.6), layout="constrained")
         ax = fig.subplots()
         members = table["members"].to_numpy()
@@ -327,4 +416,9 @@ def msr_chance_chart(chance: Chance) -> str:
         ax.set_xlabel("attributed members")
         ax.set_ylabel("P(pass MSR | no true savings)")
         ax.set_title("How often noise alone passes the MSR")
-        return _svg(fig, "msr-chance")
+    return fig
+
+
+def msr_chance_chart(chance: Chance) -> str:
+    """The MSR chance by panel size (``msr_chance_figure``) as inline SVG."""
+    return _svg(msr_chance_figure(chance), "msr-chance")

@@ -1,20 +1,13 @@
-"""A scenario study's files: the output folder, the HTML report and the Excel workbook.
+"""A scenario study's HTML report: one self-contained file for a finance committee.
 
-This is the edge of the scenario study (as ``runs`` is of payment runs): it reads the
-inputs, calls the functional core (``settlement``, ``scenarios``, ``chance``) and writes
+The tables and the charts an actuary expects (the program's settlement waterfall, payout
+by scenario, the tornado, the payment distribution per practice), drawn by matplotlib as
+inline SVG (``report.charts``), so the file opens anywhere with no network: no scripts,
+no external files or fonts. Money is shown as $1,234.56 and rates as percentages; the
+columns' definitions (``report.DEFINITIONS``) are the tables' tooltips.
 
-- the output folder, atomically (``outputs.publish``): ``scenario_practices`` and
-  ``scenario_summary`` (CSV and Parquet, money as exact decimals), ``tornado.csv``,
-  ``chance.csv``, ``rejects.csv``, ``manifest.json`` (every input and output with its
-  sha256) and ``run.json``;
-- a self-contained HTML report for a finance committee: the tables and the charts an
-  actuary expects (the program's settlement waterfall, payout by scenario, the tornado,
-  the payment distribution per practice), drawn by matplotlib as inline SVG, so the
-  file opens anywhere with no network;
-- an Excel workbook with the same tables on named sheets (money in dollars).
-
-Both documents are functions of the inputs, config and scenario file alone (no dates,
-fixed SVG ids, fixed zip timestamps), so a rerun writes the same bytes.
+The report is a function of the study alone (no dates, fixed SVG ids), so a rerun writes
+the same bytes.
 """
 
 from __future__ import annotations
@@ -22,7 +15,6 @@ from __future__ import annotations
 import html
 import os
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +24,7 @@ import pandas as pd
 from ..money import dollars
 from ..outputs.tables import public_name
 from ..scenarios.plan import ScenarioStudy
+from . import DEFINITIONS
 from .charts import (
     distribution_chart,
     msr_chance_chart,
@@ -41,21 +34,11 @@ from .charts import (
     waterfall_chart,
 )
 
-Progress = Callable[[str], None]
-
 #: HTML tables show at most this many rows (the CSV files hold them all).
 HTML_MAX_ROWS = 200
 
-
-
-def _quiet(_: str) -> None:
-    return None
-
-
-# --- the program waterfall ---------------------------------------------------------------
-
-
-# --- charts ------------------------------------------------------------------------------
+#: The scenario summary's columns that the report defines beside its table and chart.
+SUMMARY_DEFINED = ("total_paid", "incurred_cost", "payer_net_savings", "paid_vs_base")
 
 
 # --- tables ------------------------------------------------------------------------------
@@ -63,15 +46,16 @@ def _quiet(_: str) -> None:
 _PERCENT = re.compile(r"(^|_)(rate|msr|mlr|share_rate|savings_rate|payment_reduction)($|_)")
 
 
-def _kind(column: str, dtype: Any) -> str:
+def column_kind(column: str, dtype: Any) -> str:
+    """How a column is shown: money, probability, percent, bool, int, float or text."""
     if column.endswith("_cents"):
         return "money"
+    if pd.api.types.is_bool_dtype(dtype):  # before the rates: meets_msr is not a rate
+        return "bool"
     if column.startswith("p_"):
         return "probability"
     if _PERCENT.search(column) or column.startswith("savings_rate"):
         return "percent"
-    if pd.api.types.is_bool_dtype(dtype):
-        return "bool"
     if pd.api.types.is_integer_dtype(dtype):
         return "int"
     if pd.api.types.is_float_dtype(dtype):
@@ -97,10 +81,17 @@ def _cell(value: Any, kind: str) -> str:
     return str(value)
 
 
+def _th(name: str) -> str:
+    """A column heading, its definition (``DEFINITIONS``) as the tooltip."""
+    meaning = DEFINITIONS.get(name)
+    title = f' title="{html.escape(meaning)}"' if meaning else ""
+    return f"<th{title}>{html.escape(name)}</th>"
+
+
 def html_table(frame: pd.DataFrame, *, limit: int = HTML_MAX_ROWS, note: str = "") -> str:
     """A table with money as $1,234.56 and rates as percentages; at most ``limit`` rows."""
-    kinds = {c: _kind(c, frame[c].dtype) for c in frame.columns}
-    head = "".join(f"<th>{html.escape(public_name(c))}</th>" for c in frame.columns)
+    kinds = {c: column_kind(c, frame[c].dtype) for c in frame.columns}
+    head = "".join(_th(public_name(c)) for c in frame.columns)
     body = []
     for row in frame.head(limit).itertuples(index=False):
         cells = []
@@ -147,6 +138,14 @@ def _p(text: str) -> str:
     return f"<p>{html.escape(text)}</p>"
 
 
+def _definitions(columns: tuple[str, ...]) -> str:
+    """The columns' definitions (``DEFINITIONS``, as in the workbook's Definitions sheet)."""
+    items = "".join(
+        f"<dt>{html.escape(c)}</dt><dd>{html.escape(DEFINITIONS[c])}</dd>" for c in columns
+    )
+    return f'<dl class="definitions">{items}</dl>'
+
+
 def _facts_list(facts: dict[str, object]) -> str:
     items = "".join(
         f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
@@ -177,14 +176,13 @@ def html_report(result: ScenarioStudy) -> str:
         _section(
             "scenarios",
             "2. Payout by scenario",
+            _definitions(SUMMARY_DEFINED),
             _p(
-                "total_paid: the shared-savings payments; payer_net_savings: budget less "
-                "actual cost (CCF not counted), less the net payments and the CCF paid in "
-                "the year, on the settlement's basis (truncated cost: a lower stop-loss "
-                "raises it with no change in what was paid; incurred_cost is the "
-                "untruncated cost); paid_vs_base: total_paid against the base terms; the "
-                "mean, std (over all practices), min and max are of the practices' final "
-                "payments."
+                "The payer's net savings are a cash view: what the members' care really "
+                "cost (untruncated, completed) is set against the budget, so a stop-loss "
+                "scenario moves them only through the payments it changes. The mean, std "
+                "(over all practices), min and max are of the practices' final payments; "
+                "every column is defined in the workbook's Definitions sheet."
             ),
             scenario_chart(summary),
             html_table(summary, note="the full table is scenario_summary.csv"),
@@ -250,9 +248,6 @@ def html_report(result: ScenarioStudy) -> str:
     )
 
 
-# --- the Excel workbook ------------------------------------------------------------------
-
-
 def write_html(result: ScenarioStudy, path: str | Path) -> Path:
     """Write the HTML report (atomically)."""
     path = Path(path)
@@ -264,8 +259,3 @@ def write_html(result: ScenarioStudy, path: str | Path) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
-
-
-# --- the whole study, end to end ---------------------------------------------------------
-
-

@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..attribution import NO_PRACTICE
@@ -120,7 +121,7 @@ def member_panels(performance: PerformanceYear, stop_loss: StopLoss) -> Panels:
     unit_keys, unit_of_run = np.unique(key, return_inverse=True)
     unit_of_cell = unit_of_run.ravel()[run_of_cell]
     units = len(unit_keys)
-    unit_grid = np.full(grid.size, NO_PRACTICE, dtype=np.int64)
+    unit_grid: npt.NDArray[np.int64] = np.full(grid.size, NO_PRACTICE, dtype=np.int64)
     unit_grid[cells] = unit_of_cell
     unit_grid = unit_grid.reshape(grid.shape)
     threshold = stop_loss_threshold(stop_loss, costs.annual_cost(), costs.attributed)

@@ -42,8 +42,7 @@ class MemberIndex:
             return
         chunks = id_chunks(ids)
         if chunks:
-            lo = min(int(chunk.min()) for chunk in chunks)
-            hi = max(int(chunk.max()) for chunk in chunks)
+            lo, hi = chunks.low, chunks.high
             if hi - lo < _DENSE_SPAN * len(ids) + 1024:
                 present = np.zeros(hi - lo + 1, dtype=bool)
                 for chunk in chunks:  # a loop over row groups, not rows

@@ -113,8 +113,8 @@ def _link_practices(practices: Table, config: ProgramConfig) -> Table:
 
 
 def _link_scores(risk_scores: Table, members: MemberIndex, config: ProgramConfig) -> Table:
-    assert config.risk is not None
-    codes = members.codes(risk_scores.frame[config.risk.member_id_column])
+    member_id = _risk_spec(config).columns[0].name  # InputError without a [risk] section
+    codes = members.codes(risk_scores.frame[member_id])
     return risk_scores.with_frame(_with_column(risk_scores.frame, "member_code", codes))
 
 

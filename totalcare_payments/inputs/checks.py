@@ -337,8 +337,8 @@ def _may_repeat(frame: pd.DataFrame, key: tuple[str, ...]) -> bool:
     chunks = id_chunks(frame[key[0]]) if len(key) == 1 and len(frame) else None
     if not chunks:
         return True
-    low = min(int(chunk.min()) for chunk in chunks)
-    span = max(int(chunk.max()) for chunk in chunks) - low + 1
+    low = chunks.low
+    span = chunks.high - low + 1
     if span > 4 * len(frame) + 1024:
         return True
     return has_repeats((chunk - low for chunk in chunks), span)

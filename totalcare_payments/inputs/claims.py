@@ -137,8 +137,7 @@ class _ClaimKeys:
         negative = frame["paid_amount"].to_numpy() < 0
         chunks = id_chunks(frame["claim_id"])
         if chunks:
-            low = min(int(chunk.min()) for chunk in chunks)
-            high = max(int(chunk.max()) for chunk in chunks)
+            low, high = chunks.low, chunks.high
             if self.seen is None and _compact((low, high), len(frame)):
                 self._cover(low, high)  # the whole file in one part: its own range
         if len(frame) == 0:
@@ -149,10 +148,7 @@ class _ClaimKeys:
             return first_of_repeats(codes.astype(np.int64) * 2 + negative)
         if low < self.low or high >= self.low + len(self.seen) // 2:
             self._cover(low, high)  # statistics that missed a value
-        if len(chunks) == 1:  # a row group: one chunk, no concatenated copy
-            key = np.subtract(chunks[0], self.low)
-        else:
-            key = np.concatenate([chunk - self.low for chunk in chunks])
+        key = chunks.minus(self.low)
         key *= 2
         key += negative
         before = self.seen[key]

@@ -1,8 +1,20 @@
-"""TODO"""
+"""How checked columns are stored, and the array work on them.
+
+A checked column is kept in the form that costs least to read and to work on: a
+Parquet file's integer, date and amount columns stay in Arrow's chunks (one per row
+group, no concatenated copy) and are handed out as numpy arrays without copying
+(``id_chunks``, ``number_chunks``); string columns read from Parquet dictionaries become
+pandas Categoricals (one string per distinct value); CSV columns are numpy or string
+arrays. Consumers ask these functions for arrays instead of branching on the storage.
+Also here: whole-column steps run a slice of ``ROWS_PER_SLICE`` rows at a time, and the
+repeated-key checks (one marking pass over a compact integer range, hashing otherwise).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -18,33 +30,67 @@ def _with_column(frame: pd.DataFrame, name: str, values: pd.Series | np.ndarray)
     return frame.assign(**{name: values})
 
 
+@dataclass(frozen=True)
+class Chunks:
+    """A numeric column as numpy arrays, without copying: one per Arrow chunk (row group)
+    for a column read in place, else the one array. The one form in which the engine's
+    array steps read a checked column, whatever its storage.
 
-def id_chunks(values: pd.Series) -> list[np.ndarray] | None:
-    """An integer id column without gaps as numpy arrays, without copying: one per Arrow
-    chunk (row group) for a column read in place, else the one array. None for ids
-    that are not integers or have empty values."""
+    ``len`` and truth are the number of arrays (an empty column has none); ``rows`` is
+    the number of values.
+    """
+
+    arrays: tuple[np.ndarray, ...]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter(self.arrays)
+
+    def __len__(self) -> int:
+        return len(self.arrays)
+
+    @property
+    def rows(self) -> int:
+        return sum(len(array) for array in self.arrays)
+
+    @cached_property
+    def low(self) -> int:
+        """The lowest value (of an integer column with at least one value)."""
+        return min(int(array.min()) for array in self.arrays)
+
+    @cached_property
+    def high(self) -> int:
+        """The highest value (of an integer column with at least one value)."""
+        return max(int(array.max()) for array in self.arrays)
+
+    def minus(self, offset: int) -> np.ndarray:
+        """The values less ``offset``, as one new array (the arrays are never changed)."""
+        if len(self.arrays) == 1:  # one row group: no concatenated copy
+            return np.subtract(self.arrays[0], offset)
+        return np.concatenate([array - offset for array in self.arrays])
+
+
+def id_chunks(values: pd.Series) -> Chunks | None:
+    """An integer id column without gaps as ``Chunks``. None for ids that are not integers
+    or have empty values."""
     dtype = values.dtype
     if isinstance(dtype, pd.ArrowDtype):
         return number_chunks(values) if pa.types.is_integer(dtype.pyarrow_dtype) else None
     if pd.api.types.is_integer_dtype(dtype) and not values.hasnans:
         array = values.to_numpy()
-        return [array] if array.dtype.kind in "iu" else None
+        return Chunks((array,)) if array.dtype.kind in "iu" else None
     return None
 
 
-
-def number_chunks(values: pd.Series) -> list[np.ndarray] | None:
-    """A numeric column without gaps as numpy arrays, without copying: one per Arrow chunk
-    (row group) for an Arrow-backed column, else the one array. None when a value is empty."""
+def number_chunks(values: pd.Series) -> Chunks | None:
+    """A numeric column without gaps as ``Chunks``. None when a value is empty."""
     if isinstance(values.dtype, pd.ArrowDtype):
         column = pa.array(values.array)
         if column.null_count:
             return None
         chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-        return [chunk.to_numpy() for chunk in chunks if len(chunk)]
+        return Chunks(tuple(chunk.to_numpy() for chunk in chunks if len(chunk)))
     array = values.to_numpy()
-    return [array] if array.dtype.kind in "iuf" and len(array) else []
-
+    return Chunks((array,) if array.dtype.kind in "iuf" and len(array) else ())
 
 
 def in_arrow(values: pd.Series) -> pd.Series:
@@ -55,7 +101,6 @@ def in_arrow(values: pd.Series) -> pd.Series:
     return pd.Series(
         pd.arrays.ArrowExtensionArray(pa.array(values.to_numpy())), index=values.index, copy=False
     )
-
 
 
 def has_repeats(key: np.ndarray | Iterable[np.ndarray], n_keys: int) -> bool:
@@ -79,7 +124,6 @@ def repeated_keys(key: np.ndarray, n_keys: int | None = None) -> np.ndarray:
     return pd.Series(key).duplicated(keep=False).to_numpy()
 
 
-
 def first_of_repeats(key: np.ndarray) -> np.ndarray:
     """Mask of rows that repeat an earlier row's key (the first stays)."""
     return pd.Series(key).duplicated(keep="first").to_numpy()
@@ -99,7 +143,6 @@ def _to_column(col: pa.ChunkedArray, *, in_place: bool = False) -> object:
     if pa.types.is_dictionary(kind) and col.num_chunks:
         return _categorical(col)
     return col.to_pandas(date_as_object=False)
-
 
 
 def _categorical(col: pa.ChunkedArray) -> object:

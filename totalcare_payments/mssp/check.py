@@ -1,4 +1,12 @@
-"""TODO"""
+"""The engine against CMS's published settlements: every ACO of a public use file settled
+with the shipped track presets, and compared with what CMS paid or billed (``EarnSaveLoss``).
+
+``settle_puf`` settles a file's rows (read by ``puf.read_puf``) track by track through the
+same practice-level entry as any program (``savings.summary.settle_summary``);
+``check_puf`` compares row by row within ``tolerance`` (whole dollars, plus what the
+rounding of the published rates can move) and checks the MSR table against
+``MinSavPerc``.
+"""
 
 from __future__ import annotations
 

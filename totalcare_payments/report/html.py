@@ -178,11 +178,9 @@ def html_report(result: ScenarioStudy) -> str:
             "2. Payout by scenario",
             _definitions(SUMMARY_DEFINED),
             _p(
-                "The payer's net savings are a cash view: what the members' care really "
-                "cost (untruncated, completed) is set against the budget, so a stop-loss "
-                "scenario moves them only through the payments it changes. The mean, std "
-                "(over all practices), min and max are of the practices' final payments; "
-                "every column is defined in the workbook's Definitions sheet."
+                "The mean, std (over all practices), min and max payment are of the "
+                "practices' final payments. Every column's definition is its heading's "
+                "tooltip, and in the workbook's Definitions sheet."
             ),
             scenario_chart(summary),
             html_table(summary, note="the full table is scenario_summary.csv"),

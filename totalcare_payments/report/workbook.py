@@ -95,8 +95,10 @@ def number_or_text(value: object) -> tuple[object, bool]:
 
     The flag says the number was written with thousands separators (shown so in Excel).
     """
-    if value is None or isinstance(value, bool | np.bool_):
-        return value, False
+    if value is None:
+        return None, False
+    if isinstance(value, bool | np.bool_):
+        return bool(value), False
     if isinstance(value, int | np.integer):
         return int(value), False
     if isinstance(value, float | np.floating):
@@ -210,7 +212,7 @@ def _width(column: str, values: Iterable[object]) -> float:
 
 
 def _write_table(
-    book: Any, sheet: Any, frame: pd.DataFrame, kinds: dict[str, str], formats: dict[str, Any]
+    sheet: Any, frame: pd.DataFrame, kinds: dict[str, str], formats: dict[str, Any]
 ) -> None:
     """A header row, then one row per record: numbers as numbers, text as text, NaN empty."""
     header = formats["header"]
@@ -238,7 +240,9 @@ def _write_table(
                     sheet.write_string(r, c, str(value))
         else:
             for r, text in enumerate(values.tolist(), start=1):
-                if text is not None and not (isinstance(text, float) and math.isnan(text)):
+                if not (
+                    text is None or text is pd.NA or (isinstance(text, float) and math.isnan(text))
+                ):
                     sheet.write_string(r, c, str(text))
         if column == "definition":
             sheet.set_column(c, c, 100, formats["wrap"])
@@ -249,7 +253,7 @@ def _write_table(
         sheet.autofilter(0, 0, max(len(frame), 1), len(frame.columns) - 1)
 
 
-def _bar_chart(book: Any, rows: int, title: str, value_format: str) -> tuple[Any, bool]:
+def _bar_chart(book: Any, rows: int, title: str, value_format: str) -> Any:
     """A chart of one bar per row: horizontal up to CHART_MAX_BARS rows, else columns."""
     horizontal = rows <= CHART_MAX_BARS
     chart = book.add_chart({"type": "bar" if horizontal else "column"})
@@ -264,7 +268,7 @@ def _bar_chart(book: Any, rows: int, title: str, value_format: str) -> tuple[Any
         chart.set_y_axis(values_axis)
         chart.set_x_axis({"label_position": "low"})
         chart.set_size({"width": 960, "height": 420})
-    return chart, horizontal
+    return chart
 
 
 def _add_charts(book: Any, sheet: Any, tables: dict[str, Table]) -> None:
@@ -278,7 +282,7 @@ def _add_charts(book: Any, sheet: Any, tables: dict[str, Table]) -> None:
     money_axis = "$#,##0"
     charts = []
 
-    paid, _ = _bar_chart(book, n, "Total shared-savings payments by scenario", money_axis)
+    paid = _bar_chart(book, n, "Total shared-savings payments by scenario", money_axis)
     paid.add_series(
         {
             "name": "total paid",
@@ -291,7 +295,7 @@ def _add_charts(book: Any, sheet: Any, tables: dict[str, Table]) -> None:
     charts.append(paid)
 
     net_values = summary["payer_net_savings"].to_numpy(dtype=np.float64)
-    net, _ = _bar_chart(book, n, "Payer's net savings by scenario (losses in red)", money_axis)
+    net = _bar_chart(book, n, "Payer's net savings by scenario (losses in red)", money_axis)
     net.add_series(
         {
             "name": "payer net savings",
@@ -383,7 +387,7 @@ def workbook_bytes(result: ScenarioStudy) -> bytes:
     formats["wrap"] = book.add_format({"text_wrap": True, "valign": "top"})
     sheets = {name: book.add_worksheet(name) for name in SHEETS}
     for name, (frame, kinds) in tables.items():
-        _write_table(book, sheets[name], frame, kinds, formats)
+        _write_table(sheets[name], frame, kinds, formats)
     _add_charts(book, sheets["Charts"], tables)
     book.close()
     return buffer.getvalue()

@@ -1,4 +1,12 @@
-"""TODO"""
+"""Actual cost of each practice's attributed population, from claim lines.
+
+A claim counts in the performance year when its service month (the month of
+``claim_start_date``) is in the year, and is charged to the practice the member was
+attributed to in that month. Claims in months the member was attributed nowhere are
+excluded and counted. Reversals (negative ``paid_amount``) net against their claims
+because costs are summed per member-month. Truncation at the stop-loss is
+``stop_loss``.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""TODO"""
+"""Stop-loss truncation: each member's annual cost counts only up to a threshold.
+
+The threshold is a fixed amount, or a percentile of all attributed members' annual
+costs (members with no claims included). When a member moved between practices, the
+truncated amount is taken from each practice in proportion to its part of that
+member's cost.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""TODO"""
+"""Settling from practice-level summaries: actuaries' models and published settlements.
+
+A row gives a practice's budget (or the baseline and member months to build it) and
+its final actual cost; the waterfall runs from there, with the practice's own MSR,
+loss limit and relief where the summary carries them (Medicare's public use files do).
+"""
 
 from __future__ import annotations
 

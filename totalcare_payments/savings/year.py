@@ -1,4 +1,11 @@
-"""TODO"""
+"""A performance year's settlement from member-level data.
+
+``performance_year`` does the member-level work once -- attributed member-months and
+average risk per practice, each member-month's paid claims, quality, the CCF paid in the
+year -- and ``settle_year`` settles it under one config or many (scenarios), applying
+each distinct stop-loss once and the waterfall (``waterfall.settle_rows``) to all rows
+in one pass. ``compute_settlement`` is the one-config settlement with its accounting.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""TODO"""
+"""Settling a scenario plan: every scenario in one pass of the settlement waterfall, and the
+one-at-a-time sensitivity (tornado) table.
+
+The member-level work of the year (``savings.year.PerformanceYear``) is done once; each
+scenario's config becomes rows of terms (``savings.waterfall.row_terms``), and all of
+them are settled together by ``savings.year.settle_year``, so the scenario named "base"
+reproduces ``totalcare settle`` to the cent.
+"""
 
 from __future__ import annotations
 

@@ -50,4 +50,6 @@ def main() -> None:  # pragma: no cover - console script entry
 
 
 def _interrupted() -> None:
-    print(f"Interrupted (exit {EXIT_INTERRUPTED}): nothing was written", file=sys.stderr)
+    from . import console
+
+    console.interrupted()

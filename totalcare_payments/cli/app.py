@@ -249,7 +249,7 @@ def presets(
         if name is None:
             console.show_presets({n: preset(n).program.name for n in preset_names()})
         else:
-            console.out.print(preset_text(name), markup=False, highlight=False, end="")
+            console.show_preset(preset_text(name))
 
 
 @app.command()

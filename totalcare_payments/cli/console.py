@@ -314,6 +314,11 @@ def show_presets(programs: dict[str, str]) -> None:
     out.print(table)
 
 
+def show_preset(toml: str) -> None:
+    """A shipped program's TOML, as it is (to copy and edit)."""
+    out.print(toml, markup=False, highlight=False, end="")
+
+
 # ----- mssp-check -----
 
 def _money(value: float) -> str:

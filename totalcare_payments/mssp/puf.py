@@ -115,7 +115,7 @@ def preset_config(track: str) -> ProgramConfig:
 def _number(values: pd.Series) -> pd.Series:
     """Numbers as published: '$1,234.50', '0.0234%', '' -> float (NaN when blank)."""
     text = values.astype("string").str.replace(r"[\s$,%]", "", regex=True)
-    return pd.to_numeric(text.replace("", pd.NA), errors="coerce").astype("float64")
+    return pd.to_numeric(text.mask(text == ""), errors="coerce").astype("float64")
 
 
 def _require(raw: pd.DataFrame, columns: list[str], path: Path, year: int) -> None:

@@ -101,7 +101,7 @@ def main() -> None:
     start_batch()  # the totalcare command's start-up, before the program is loaded
     args = peer_arguments(__doc__ or "")
     ahead = read_ahead_inputs(args.data, with_claims=True)
-    import totalcare_payments.jobs  # noqa: F401 (the program loads; not part of job_s)
+    import totalcare_payments.savings.year  # noqa: F401 (the program loads; not part of job_s)
 
     t = time.perf_counter()
     result, timings = full_year(args.data, args.config, ahead)

@@ -29,8 +29,6 @@ from .outputs.publish import check_destination, publish, run_record
 from .outputs.tables import MANIFEST, write_json, write_table
 from .periods import format_period
 from .program import Program, load_program
-from .report.html import write_html
-from .report.workbook import write_xlsx
 from .savings.summary import settle_summary
 from .savings.waterfall import Settlement
 from .savings.year import compute_settlement, performance_year
@@ -311,11 +309,7 @@ def run_scenario_study(
     if result.chance is not None:
         tables["chance"] = (result.chance.practices, False)
     tables["rejects"] = (rejects, False)
-    documents = [
-        (path, writer)
-        for path, writer in ((report_path, write_html), (xlsx_path, write_xlsx))
-        if path is not None
-    ]
+    documents = _document_writers(report_path, xlsx_path)
 
     def fill(folder: Path) -> None:
         written: dict[str, int | None] = {}
@@ -358,3 +352,20 @@ def run_scenario_study(
         backup=backup,
         timings=timings,
     )
+
+
+def _document_writers(
+    report: Path | None, xlsx: Path | None
+) -> list[tuple[Path, Callable[[ScenarioStudy, str | Path], Path]]]:
+    """The study's document writers. They load matplotlib and xlsxwriter, which only a
+    study asking for its documents needs: loaded here, not when the payment jobs load."""
+    writers: list[tuple[Path, Callable[[ScenarioStudy, str | Path], Path]]] = []
+    if report is not None:
+        from .report.html import write_html
+
+        writers.append((report, write_html))
+    if xlsx is not None:
+        from .report.workbook import write_xlsx
+
+        writers.append((xlsx, write_xlsx))
+    return writers

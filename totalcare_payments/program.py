@@ -240,17 +240,19 @@ def load_program(
                     except InputError as exc:
                         problems.extend(exc.problems)
             if not problems:
-                linked_practices = _link_practices(tables["practices"], config)
+                # each checked table is handed on as it is linked (popped, not kept), so
+                # the unlinked columns are freed while the claims are still being read
+                linked_practices = _link_practices(tables.pop("practices"), config)
                 linked_attribution, members = link_attribution(
-                    tables["attribution"], linked_practices
+                    tables.pop("attribution"), linked_practices
                 )
                 handover.give(members)
                 program = Program(
                     practices=linked_practices,
                     attribution=linked_attribution,
-                    risk_scores=_link_scores(tables["risk_scores"], members, config),
+                    risk_scores=_link_scores(tables.pop("risk_scores"), members, config),
                     members=members,
-                    quality=tables.get("quality"),
+                    quality=tables.pop("quality", None),
                 )
         finally:
             handover.close()  # the claims thread never waits for members that will not come

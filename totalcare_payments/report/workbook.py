@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from xlsxwriter.workbook import Workbook  # type: ignore[import-untyped]
+from xlsxwriter.workbook import Workbook
 
 from ..outputs.tables import public_name
 from ..scenarios.plan import BASE, ScenarioStudy

@@ -102,8 +102,8 @@ def test_report_has_every_chart_and_loads_nothing(written):
 @pytest.mark.slow
 def test_report_and_workbook_are_the_same_bytes_on_a_rerun(tmp_path):
     """The whole study in two processes, with different string hashing (so set and dict
-    orders of strings differ): the report, the
-    workbook and every table are the same bytes."""
+    orders of strings differ): the report, the workbook and every table are the same
+    bytes."""
     outputs = []
     for seed in ("1", "2"):
         folder = tmp_path / f"run-{seed}"

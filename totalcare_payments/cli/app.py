@@ -161,6 +161,7 @@ def ccf(
             batch.members_defaulted,
             len(result.rejects),
         )
+        console.show_accounting(result.manifest["inputs"])
 
 
 @app.command()
@@ -223,6 +224,7 @@ def settle(
         console.show_settlement(
             settlement.practices, settlement.control_totals, result.out, settlement.notes
         )
+        console.show_accounting(result.manifest["inputs"])
 
 
 app.command()(scenarios)

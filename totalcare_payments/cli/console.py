@@ -107,6 +107,34 @@ def show_ccf(
     out.print(f"Payment file and manifest written to [bold]{escape(str(out_dir))}[/]")
 
 
+def show_accounting(inputs: dict[str, dict[str, Any]]) -> None:
+    """Every input row accounted for, table by table: read = used + excluded + rejected,
+    with the reasons (the manifest's ``inputs``)."""
+    table = _table("Input rows: read = used + excluded + rejected")
+    _column(table, "table")
+    _column(table, "read", "right")
+    _column(table, "used", "right")
+    _column(table, "excluded")
+    _column(table, "rejected")
+    _column(table, "file")
+    for name, entry in inputs.items():
+        table.add_row(
+            name,
+            f"{entry['read']:,}",
+            f"{entry['used']:,}",
+            _by_reason(entry["excluded"]),
+            _by_reason(entry["rejected"]),
+            escape(str(entry["path"])),
+        )
+    out.print(table)
+
+
+def _by_reason(counts: dict[str, int]) -> str:
+    if not counts:
+        return "0"
+    return f"{sum(counts.values()):,} (" + ", ".join(f"{k} {v:,}" for k, v in counts.items()) + ")"
+
+
 def _show_totals(totals: pd.DataFrame, columns: list[str], title: str) -> None:
     table = _table(title)
     _column(table, "scope")

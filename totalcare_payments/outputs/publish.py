@@ -9,6 +9,7 @@ An output that cannot be written is an ``OutputError`` naming the path and why.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -20,14 +21,44 @@ from .tables import MANIFEST
 
 
 def check_destination(dest: Path, force: bool) -> None:
-    """Refuse to replace a finalized output unless forced (checked before any work is done)."""
-    if (dest / MANIFEST).exists() and not force:
+    """Refuse a destination before any work is done, leaving it untouched: only a missing
+    or empty folder is filled, and only a finished run output (its manifest says this
+    tool wrote it) is replaced, with ``force``, keeping the old one as a dated backup."""
+    if not dest.exists():
+        return
+    if not dest.is_dir():
+        raise OutputExistsError(f"{dest} exists and is not a folder; give --out a folder")
+    try:
+        entries = [entry.name for entry in dest.iterdir()]
+    except OSError as exc:
+        raise OutputError(f"{dest}: cannot read the folder ({exc.strerror})") from None
+    if not entries:
+        return
+    if not is_run_output(dest):
+        shown = ", ".join(sorted(entries)[:5]) + (", ..." if len(entries) > 5 else "")
+        raise OutputExistsError(
+            f"{dest} is a folder that is not a run output ({shown}); it is left as it is, "
+            "even with --force: give --out a new or empty folder"
+        )
+    if not force:
         raise OutputExistsError(
             f"{dest} already holds a finalized run ({MANIFEST}); "
             "rerun with --force to replace it (the old one is kept as a dated backup)"
         )
-    if dest.exists() and not dest.is_dir():
-        raise OutputExistsError(f"{dest} exists and is not a folder")
+
+
+def is_run_output(folder: Path) -> bool:
+    """Whether a folder is a finished output of this tool: its manifest names the tool and
+    the job (a manifest is the last file written, and the folder is renamed into place)."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return (
+        isinstance(manifest, dict)
+        and manifest.get("tool") == "totalcare_payments"
+        and isinstance(manifest.get("job"), str)
+    )
 
 
 def publish(dest: Path, fill: Callable[[Path], None], *, force: bool) -> Path | None:

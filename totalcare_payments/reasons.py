@@ -54,6 +54,8 @@ class Reason(StrEnum):
     QUALITY_GATE = "QUALITY_GATE"
     LOSS = "LOSS"
     LOSS_CAPPED = "LOSS_CAPPED"
+    TERMINATED = "TERMINATED"
+    PAID_BELOW_MSR = "PAID_BELOW_MSR"
     # published Medicare files
     UNSUPPORTED_YEAR = "UNSUPPORTED_YEAR"
     UNEXPECTED_LAYOUT = "UNEXPECTED_LAYOUT"
@@ -117,6 +119,16 @@ _DESCRIPTIONS: dict[Reason, tuple[ReasonKind, str]] = {
     Reason.QUALITY_GATE: ("outcome", "savings met the MSR, but the quality standard was missed"),
     Reason.LOSS: ("outcome", "loss past the minimum loss rate, billed at the loss rate"),
     Reason.LOSS_CAPPED: ("outcome", "loss billed, limited by the loss limit"),
+    Reason.TERMINATED: (
+        "outcome",
+        "savings met the MSR and the quality standard, but the practice's participation "
+        "ended during the year: no shared savings",
+    ),
+    Reason.PAID_BELOW_MSR: (
+        "outcome",
+        "savings below the MSR, shared at the reduced rate (below_msr_share) of an "
+        "eligible practice",
+    ),
     Reason.UNSUPPORTED_YEAR: ("reference", "a performance year without a reader of its layout"),
     Reason.UNEXPECTED_LAYOUT: ("reference", "a file whose columns do not add up as its year's do"),
     Reason.TRACK_FLAGS: ("reference", "an ACO whose track flags name no track or several"),

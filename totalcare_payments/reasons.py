@@ -60,9 +60,11 @@ class Reason(StrEnum):
     UNSUPPORTED_YEAR = "UNSUPPORTED_YEAR"
     UNEXPECTED_LAYOUT = "UNEXPECTED_LAYOUT"
     TRACK_FLAGS = "TRACK_FLAGS"
+    TRACK_LABEL = "TRACK_LABEL"
     NOT_A_NUMBER = "NOT_A_NUMBER"
     NON_POSITIVE_BENCHMARK = "NON_POSITIVE_BENCHMARK"
     DUPLICATE_ID = "DUPLICATE_ID"
+    REVENUE_NOT_PUBLISHED = "REVENUE_NOT_PUBLISHED"
 
     @property
     def kind(self) -> ReasonKind:
@@ -132,7 +134,16 @@ _DESCRIPTIONS: dict[Reason, tuple[ReasonKind, str]] = {
     Reason.UNSUPPORTED_YEAR: ("reference", "a performance year without a reader of its layout"),
     Reason.UNEXPECTED_LAYOUT: ("reference", "a file whose columns do not add up as its year's do"),
     Reason.TRACK_FLAGS: ("reference", "an ACO whose track flags name no track or several"),
+    Reason.TRACK_LABEL: (
+        "reference",
+        "an ACO whose track label names no known track, or disagrees with its risk model",
+    ),
     Reason.NOT_A_NUMBER: ("reference", "a value of a numeric column that is not a number"),
     Reason.NON_POSITIVE_BENCHMARK: ("reference", "a benchmark that is zero or negative"),
     Reason.DUPLICATE_ID: ("reference", "an ACO id that appears twice"),
+    Reason.REVENUE_NOT_PUBLISHED: (
+        "reference",
+        "a loss CMS billed below the engine's, as a revenue-based loss limit would: the "
+        "revenue it is a share of is not in the file, so the row cannot be reproduced from it",
+    ),
 }

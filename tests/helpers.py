@@ -7,6 +7,7 @@ Fixtures are in ``conftest.py``; these are plain functions and constants, import
 from __future__ import annotations
 
 import copy
+import os
 import tomllib
 from pathlib import Path
 
@@ -94,3 +95,22 @@ def attribution_rows(member: str, practice: str, months: list[str]) -> list[dict
 
 
 MONTHS_2026 = [f"2026-{m:02d}" for m in range(1, 13)]
+
+
+#: CMS's published Medicare settlements, read where they live (never copied into the project).
+MSSP_REFERENCE = Path(
+    os.environ.get("TOTALCARE_MSSP_DIR", str(ROOT.parent / "shared" / "reference" / "mssp"))
+)
+
+
+def mssp_reference(name: str) -> Path:
+    """A Medicare reference file's path; skip when it is not there, fail in CI (CI=true)."""
+    import pytest
+
+    path = MSSP_REFERENCE / name
+    if not path.is_file():
+        message = f"MSSP reference file {path} not found: set TOTALCARE_MSSP_DIR"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

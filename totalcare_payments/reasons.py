@@ -54,13 +54,17 @@ class Reason(StrEnum):
     QUALITY_GATE = "QUALITY_GATE"
     LOSS = "LOSS"
     LOSS_CAPPED = "LOSS_CAPPED"
+    TERMINATED = "TERMINATED"
+    PAID_BELOW_MSR = "PAID_BELOW_MSR"
     # published Medicare files
     UNSUPPORTED_YEAR = "UNSUPPORTED_YEAR"
     UNEXPECTED_LAYOUT = "UNEXPECTED_LAYOUT"
     TRACK_FLAGS = "TRACK_FLAGS"
+    TRACK_LABEL = "TRACK_LABEL"
     NOT_A_NUMBER = "NOT_A_NUMBER"
     NON_POSITIVE_BENCHMARK = "NON_POSITIVE_BENCHMARK"
     DUPLICATE_ID = "DUPLICATE_ID"
+    REVENUE_NOT_PUBLISHED = "REVENUE_NOT_PUBLISHED"
 
     @property
     def kind(self) -> ReasonKind:
@@ -117,10 +121,29 @@ _DESCRIPTIONS: dict[Reason, tuple[ReasonKind, str]] = {
     Reason.QUALITY_GATE: ("outcome", "savings met the MSR, but the quality standard was missed"),
     Reason.LOSS: ("outcome", "loss past the minimum loss rate, billed at the loss rate"),
     Reason.LOSS_CAPPED: ("outcome", "loss billed, limited by the loss limit"),
+    Reason.TERMINATED: (
+        "outcome",
+        "savings met the MSR and the quality standard, but the practice's participation "
+        "ended during the year: no shared savings",
+    ),
+    Reason.PAID_BELOW_MSR: (
+        "outcome",
+        "savings below the MSR, shared at the reduced rate (below_msr_share) of an "
+        "eligible practice",
+    ),
     Reason.UNSUPPORTED_YEAR: ("reference", "a performance year without a reader of its layout"),
     Reason.UNEXPECTED_LAYOUT: ("reference", "a file whose columns do not add up as its year's do"),
     Reason.TRACK_FLAGS: ("reference", "an ACO whose track flags name no track or several"),
+    Reason.TRACK_LABEL: (
+        "reference",
+        "an ACO whose track label names no known track, or disagrees with its risk model",
+    ),
     Reason.NOT_A_NUMBER: ("reference", "a value of a numeric column that is not a number"),
     Reason.NON_POSITIVE_BENCHMARK: ("reference", "a benchmark that is zero or negative"),
     Reason.DUPLICATE_ID: ("reference", "an ACO id that appears twice"),
+    Reason.REVENUE_NOT_PUBLISHED: (
+        "reference",
+        "a loss CMS billed below the engine's, as a revenue-based loss limit would: the "
+        "revenue it is a share of is not in the file, so the row cannot be reproduced from it",
+    ),
 }

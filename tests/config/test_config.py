@@ -76,3 +76,30 @@ def test_missing_and_malformed_files(tmp_path):
     bad.write_text("[program\nname = 1")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad)
+
+
+def test_tier_keyed_loss_limits_must_name_program_tiers():
+    losses = {"enabled": True, "loss_limit_by_tier": {"Platinum": 0.01}}
+    with pytest.raises(ConfigError, match=r"settlement\.losses\.loss_limit_by_tier"):
+        make_config({"settlement": {"losses": losses}})
+    losses = {"enabled": True, "revenue_loss_limit_by_tier": {"Platinum": 0.02}}
+    with pytest.raises(ConfigError, match="revenue_loss_limit_by_tier"):
+        make_config({"settlement": {"losses": losses}})
+
+
+def test_msr_choice_needs_its_choices_and_a_table():
+    with pytest.raises(ConfigError, match="choices"):
+        make_config({"settlement": {"msr": {"kind": "choice"}}})
+    with pytest.raises(ConfigError, match="needs"):
+        make_config({"settlement": {"msr": {"kind": "choice", "choices": [0.01], "table": None}}})
+
+
+def test_new_terms_reject_impossible_values():
+    for changes in (
+        {"termination": {"losses_waived_through_month": 13}},
+        {"losses": {"relief_share": 1.5}},
+        {"sharing": {"below_msr_share": -0.1}},
+        {"quality": {"standard_sharing": "maximum"}},
+    ):
+        with pytest.raises(ConfigError):
+            make_config({"settlement": changes})

@@ -34,6 +34,8 @@ PUF = {
     2013: "mssp_puf_2013.csv",
     2014: "mssp_puf_2014.csv",
     2018: "mssp_puf_2018.csv",
+    2022: "mssp_puf_2022.csv",
+    2023: "mssp_puf_2023.csv",
 }
 DERIVED = "mssp_all_years_2013_2021_derived.csv"
 
@@ -59,6 +61,24 @@ def raw_puf(year: int) -> pd.DataFrame:
 
 def dollars(text: pd.Series) -> pd.Series:
     return pd.to_numeric(text.astype(str).str.replace(r"[$,]", "", regex=True), errors="coerce")
+
+
+def raw_current(year: int) -> pd.DataFrame:
+    """A PY2022-or-later file read plainly (text), indexed by ACO, independent of the loader."""
+    raw = pd.read_csv(
+        reference_file(PUF[year]), dtype=str, keep_default_na=False, encoding="utf-8-sig"
+    )
+    return raw.set_index("ACO_ID")
+
+
+def number(text: pd.Series) -> pd.Series:
+    """'' -> 0; '-2320475' -> -2320475.0 (the dollar and count columns of PY2022-PY2023)."""
+    return pd.to_numeric(text.replace("", "0"), errors="raise").astype(float)
+
+
+def percent(text: pd.Series) -> pd.Series:
+    """'6.46%' -> 0.0646 (the percent columns of PY2022-PY2023); '' -> NaN."""
+    return pd.to_numeric(text.str.rstrip("%").replace("", None), errors="raise") / 100.0
 
 
 # --------------------------------------------------------------------------------------
@@ -87,11 +107,22 @@ PRESET_TERMS = {
         0.75,
         0.20,
         True,
-        "one_minus_share_rate",
+        "one_minus_rate_times_quality",
         0.40,
         0.75,
         0.15,
     ),
+}
+#: How each preset takes the MSR: the table (one-sided), the ACO's own rate, or its choice
+#: of a fixed rate or the table (BASIC C-E, ENHANCED: 0-2% in 0.5% steps; the table below 5,000).
+MSR_KIND = {
+    "mssp_track1.toml": "table",
+    "mssp_basic_a_b.toml": "table",
+    "mssp_track1_plus.toml": "assigned",
+    "mssp_track2.toml": "assigned",
+    "mssp_track3.toml": "assigned",
+    "mssp_basic_c_e.toml": "choice",
+    "mssp_enhanced.toml": "choice",
 }
 
 
@@ -115,8 +146,8 @@ def test_presets_load_with_the_published_terms(name: str) -> None:
         assert terms.losses.loss_rate == rate
         assert (terms.losses.loss_rate_floor, terms.losses.loss_rate_ceiling) == (floor, ceiling)
         assert terms.losses.loss_limit == loss_limit
-    # sequestration: 2% in PY2013-PY2018 and PY2021, none in PY2019-PY2020
-    assert [terms.payment_reduction_for(y) for y in range(2013, 2022)] == [
+    # sequestration: 2% in PY2013-PY2018 and from PY2021 on, none in PY2019-PY2020
+    assert [terms.payment_reduction_for(y) for y in range(2013, 2024)] == [
         0.02,
         0.02,
         0.02,
@@ -125,10 +156,20 @@ def test_presets_load_with_the_published_terms(name: str) -> None:
         0.02,
         0.0,
         0.0,
+        0.02,
+        0.02,
         0.02,
     ]
-    one_sided = not losses
-    assert terms.msr.kind == ("table" if one_sided else "assigned")
+    assert terms.msr.kind == MSR_KIND[name]
+    if terms.msr.kind == "choice":
+        assert terms.msr.choices == [0.0, 0.005, 0.01, 0.015, 0.02]
+        assert terms.msr.table_below_population == 5000
+    # PY2021 on: the quality standard gates the track's full rate
+    assert [terms.quality.standard_sharing_for(y) for y in (2019, 2020, 2021)] == [
+        "sliding_scale",
+        "sliding_scale",
+        "full_rate",
+    ]
 
 
 def test_track1_msr_table_at_the_band_ends() -> None:
@@ -469,9 +510,9 @@ def test_check_puf_counts(year: int) -> None:
         # loss limit (RevLossLimit = 1; participant revenue is not published).
         (2019, 475, {"A1498", "A2021", "A2392"}),
         (2020, 513, set()),
-        # BASIC C ACOs with a revenue-based loss limit (RevLossLimit = 1), all losses of PY2021
-        # forgiven (COVID-19 relief = the loss CMS computed): not reproducible from the PUF.
-        (2021, 475, {"A1515", "A2820", "A4627"}),
+        # Every PY2021 loss forgiven in full (COVID-19: the presets' relief_share 1.0), so the
+        # three BASIC C ACOs held to the revenue-based loss limit match too.
+        (2021, 475, set()),
     ],
 )
 def test_derived_years(year: int, rows: int, unmatched: set[str]) -> None:
@@ -492,3 +533,338 @@ def test_cli_on_the_published_py2018_file(tmp_path: Path) -> None:
     assert "548 of 548 ACOs match CMS's EarnSaveLoss" in result.output
     assert "452 of 452" in result.output
     assert len(pd.read_csv(out)) == 548
+
+
+# --------------------------------------------------------------------------------------
+# PY2022 on: BASIC levels A-E and ENHANCED (issue 17). Golden rows, arithmetic written out
+# --------------------------------------------------------------------------------------
+
+
+def settle_one(year: int, **row: object) -> pd.Series:
+    """One ACO settled with its track's preset, as ``settle_puf`` does."""
+    summary = pd.DataFrame([{"practice_id": "X", **row}])
+    return settle_summary(summary, puf.preset_config(str(row["tier"])), year).practices.iloc[0]
+
+
+def test_basic_a_b_msr_table_below_3000_beneficiaries() -> None:
+    terms = puf.preset_config("BASIC A").require_settlement().msr
+    population = np.array([400, 500, 640, 999, 1000, 1708, 2434, 2999, 3000, 7207])
+    expected = [
+        0.122,  # below the first band: its 12.2% holds
+        0.122,
+        0.122 - 0.035 * 140 / 499,  # 500-999: 12.2% -> 8.7%
+        0.087,
+        0.087,  # 1,000-2,999: 8.7% -> 5.0%
+        0.087 - 0.037 * 708 / 1999,  # A2142 PY2023: 7.3895% (MinSavPerc 7.39%)
+        0.087 - 0.037 * 1434 / 1999,  # A1737 PY2022: 6.0458% (6.05%)
+        0.050,
+        0.050,
+        0.034 - 0.002 * 207 / 999,  # A1540 PY2022: 3.3586% (3.36%)
+    ]
+    np.testing.assert_allclose(minimum_savings_rate(terms, population), expected, atol=1e-12)
+
+
+def test_two_sided_msr_is_the_choice_or_the_table_below_5000() -> None:
+    terms = puf.preset_config("ENHANCED").require_settlement().msr
+    population = np.array([21867, 6000, 1401, 4690])
+    chosen = np.array([0.01, np.nan, 0.02, 0.015])
+    got = minimum_savings_rate(terms, population, chosen)
+    expected = [
+        0.01,  # chose 1%
+        0.036,  # chose the table: 6,000 -> 3.6%
+        0.087 - 0.037 * 401 / 1999,  # A3539 PY2023 (chose 2% in PY2022): 7.9578% (7.96%)
+        0.050 - 0.011 * 1690 / 1999,  # A4627 PY2023 (1.5% in PY2022): 4.0700% (4.07%)
+    ]
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
+def test_golden_a1540_py2022_basic_b_full_rate_then_sequestration() -> None:
+    # A1540, PY2022 BASIC B (CMS's own reconciliation report is a reference file): N_AB
+    # 7,207; ABtotBnchmk $98,947,417; BnchmkMinExp $7,354,963; QualScore 73.26%, Met_QPS 1;
+    # MinSavPerc 3.36%; EarnSaveLoss $2,883,146.
+    row = settle_one(
+        2022,
+        tier="BASIC B",
+        population=7207,
+        budget=98_947_417.0,
+        actual_cost=98_947_417.0 - 7_354_963.0,
+        quality_score=0.7326,
+        met_quality_gate=True,
+    )
+    savings = 7_354_963
+    msr = 0.034 - 0.002 * (7207 - 7000) / (7999 - 7000)  # 3.3586%
+    assert row["msr"] == pytest.approx(msr)
+    assert savings / 98_947_417 >= msr  # 7.43%: first dollar
+    assert row["share_rate"] == 0.40  # the standard met: the full 40%, not 40% x 73.26%
+    earned = savings * 0.40 * (1 - 0.02)  # sequestration first: $2,883,145.4960
+    assert earned < 0.10 * 98_947_417  # under the payment limit, $9,894,741.70
+    assert row["final_payment_cents"] == round(earned * 100) == 288_314_550
+    assert abs(row["final_payment_cents"] / 100 - 2_883_146) <= 1.0
+
+
+def test_golden_a1080_py2022_terminated_mid_year_pays_nothing() -> None:
+    # A1080, PY2022 BASIC C, Impact_Mid_Year_Termination 1: N_AB 5,795, MinSavPerc 1.00%
+    # (its choice), ABtotBnchmk $63,162,418, BnchmkMinExp $2,180,440, QualScore 79.15%.
+    # CMS first published $1,068,416, then corrected EarnSaveLoss to $0.
+    row = settle_one(
+        2022,
+        tier="BASIC C",
+        population=5795,
+        budget=63_162_418.0,
+        actual_cost=63_162_418.0 - 2_180_440.0,
+        quality_score=0.7915,
+        met_quality_gate=True,
+        msr=0.01,
+        terminated_month=puf.UNKNOWN_TERMINATION_MONTH,
+    )
+    assert row["meets_msr"]  # 3.45% >= 1%
+    # what it would have earned: 2,180,440 x 0.50 x 0.98 = 1,068,415.60 (CMS's first figure)
+    assert row["earned_before_limit_cents"] == round(2_180_440 * 0.50 * 0.98 * 100)
+    assert row["final_payment_cents"] == 0
+    assert row["reason"] == "TERMINATED"
+
+
+def test_golden_a1539_py2023_enhanced_loss_rate_from_quality_less_relief() -> None:
+    # A1539, PY2023 ENHANCED: N_AB 21,867, MinSavPerc 1.00% (= MLR), ABtotBnchmk
+    # $242,995,775, BnchmkMinExp -$8,354,010, QualScore 78.09%, Met_QPS 1, FinalLossRate
+    # 41.43%, DisAdj -$2,566,990; EarnSaveLoss -$894,285.
+    row = settle_one(
+        2023,
+        tier="ENHANCED",
+        population=21867,
+        budget=242_995_775.0,
+        actual_cost=242_995_775.0 + 8_354_010.0,
+        quality_score=0.7809,
+        met_quality_gate=True,
+        msr=0.01,
+        loss_adjustment=-2_566_990.0,
+    )
+    loss_rate = 1 - 0.75 * 0.7809  # 41.4325%, within [40%, 75%]; not 1 - 75% -> 40%
+    assert row["loss_rate"] == pytest.approx(loss_rate)
+    shared = 8_354_010 * loss_rate  # $3,461,275.19
+    assert shared < 0.15 * 242_995_775  # under the loss limit, $36,449,366.25
+    assert row["relief_share"] == 0.0  # PY2023: the ACO's own relief, DisAdj
+    assert row["shared_loss_cents"] == round((shared - 2_566_990) * 100) == 89_428_519
+    assert abs(row["final_payment_cents"] / 100 - (-894_285)) <= 1.0
+
+
+def test_golden_a1539_py2022_loss_relieved_in_full() -> None:
+    # A1539, PY2022 ENHANCED: N_AB 23,249, MinSavPerc 1.00%, ABtotBnchmk $236,275,356,
+    # BnchmkMinExp -$13,280,553, QualScore 70.63%; DisAdj -$6,245,512; EarnSaveLoss $0.
+    row = settle_one(
+        2022,
+        tier="ENHANCED",
+        population=23249,
+        budget=236_275_356.0,
+        actual_cost=236_275_356.0 + 13_280_553.0,
+        quality_score=0.7063,
+        met_quality_gate=True,
+        msr=0.01,
+    )
+    shared = 13_280_553 * (1 - 0.75 * 0.7063)  # 47.0275% -> $6,245,512.06 (= -DisAdj)
+    assert row["relief_cents"] == round(shared * 100)  # COVID-19: relief_share 1.0 in PY2022
+    assert row["shared_loss_cents"] == 0 and row["reason"] == "LOSS"
+
+
+def test_basic_c_e_loss_limit_is_the_lower_of_revenue_and_benchmark_shares() -> None:
+    # A 10% loss on a $100M benchmark: 30% of it is $3M. Level C's limit: the lower of 2% of
+    # its participants' revenue and 1% of the benchmark; without a revenue figure, 1%.
+    common = {"tier": "BASIC C", "population": 10_000, "budget": 100e6, "actual_cost": 110e6}
+    common |= {"quality_score": 0.9, "met_quality_gate": True, "msr": 0.0}
+    with_revenue = settle_one(2023, **common, revenue=20e6)  # 2% x $20M = $400,000
+    without = settle_one(2023, **common)  # 1% x $100M = $1,000,000
+    assert with_revenue["shared_loss_cents"] == 400_000 * 100
+    assert without["shared_loss_cents"] == 1_000_000 * 100
+    level_e = settle_one(2023, **{**common, "tier": "BASIC E"}, revenue=20e6)
+    assert level_e["shared_loss_cents"] == 1_600_000 * 100  # min(8% x $20M, 4% x $100M)
+
+
+def test_percent_columns_by_one_rule() -> None:
+    values = pd.Series(["6.46%", "6.46", " 77.05 ", "100.00%", "-", "", "1,234.5"])
+    expected = [0.0646, 0.0646, 0.7705, 1.0, np.nan, np.nan, 12.345]
+    np.testing.assert_allclose(puf._percent(values).to_numpy(), expected, rtol=1e-12)
+
+
+CURRENT_HEADER = (
+    "ACO_ID,ACO_Name,Current_Start_Date,Current_Track,Risk_Model,N_AB,Sav_rate,MinSavPerc,"
+    "BnchmkMinExp,GenSaveLoss,DisAdj,Impact_Mid_Year_Termination,EarnSaveLoss,Met_QPS,"
+    "Met_AltQPS,QualScore,ABtotBnchmk,ABtotExp,FinalShareRate,FinalLossRate"
+)
+CURRENT_ROWS = [  # real PY2023 rows (A1001 ENHANCED, A2142 BASIC B), percents as "77.05"
+    "A1001,Palm Beach Accountable Care Organization,07/01/2019,EN,Two-Sided,78364,9.09,2.00,"
+    "99899684,99899684,0,0,73426268,1,-,89.91,1098668352,998768668,75.00,40.00",
+    "A2142,An ACO,01/01/2022,B,One-Sided,1708,11.10,7.39,2564089,2564089,,0,1005123,1,-,"
+    "80.62,23106044,20541955,40.00,",
+]
+
+
+def write_current(folder: Path, rows: list[str]) -> Path:
+    path = folder / "puf_2024.csv"
+    path.write_text(CURRENT_HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_later_years_file_with_cms_names_needs_no_code(tmp_path: Path) -> None:
+    # The PY2024 format (percents without "%") and a year no reader names: read by CMS's
+    # column names. 99,899,684 x 0.75 x 0.98 = 73,426,267.74; 2,564,089 x 0.40 x 0.98 =
+    # 1,005,122.89 (MSR 8.7% - 3.7% x 708 / 1,999 = 7.39%: 11.10% meets it).
+    path = write_current(tmp_path, CURRENT_ROWS)
+    out = tmp_path / "py2024.csv"
+    result = CliRunner().invoke(app(), ["mssp-check", str(path), "--year", "2024", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "2 of 2 ACOs match CMS's EarnSaveLoss (all match)" in result.output
+    comparison = pd.read_csv(out).set_index("aco_id")
+    assert comparison["track"].to_dict() == {"A1001": "ENHANCED", "A2142": "BASIC B"}
+    assert comparison.loc["A1001", "engine_result"] == pytest.approx(73_426_267.74)
+    assert comparison.loc["A2142", "engine_result"] == pytest.approx(1_005_122.89)
+    assert comparison.loc["A2142", "msr"] == pytest.approx(0.087 - 0.037 * 708 / 1999)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda row: row.replace(",EN,", ",F,"), "TRACK_LABEL"),  # no such track
+        (lambda row: row.replace(",EN,Two-Sided,", ",EN,One-Sided,"), "TRACK_LABEL"),
+        (lambda row: row.replace(",2.00,99899684", ",,99899684"), "NOT_A_NUMBER"),  # no MSR
+    ],
+)
+def test_current_layout_bad_values_exit_2(tmp_path: Path, change, expected: str) -> None:
+    path = write_current(tmp_path, [change(CURRENT_ROWS[0]), CURRENT_ROWS[1]])
+    result = CliRunner().invoke(
+        app(), ["mssp-check", str(path), "--year", "2024", "-o", str(tmp_path / "o.csv")]
+    )
+    assert result.exit_code == 2, result.output
+    assert expected in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("label", ["E", "BASIC E", "Level E", "basic level e"])
+def test_track_labels(label: str) -> None:
+    raw = pd.DataFrame({"Current_Track": [label, "EN", "ENHANCED"], "Risk_Model": "Two-Sided"})
+    tracks = puf._track_from_label(raw, Path("x.csv")).tolist()
+    assert tracks == ["BASIC E", "ENHANCED", "ENHANCED"]
+
+
+# --------------------------------------------------------------------------------------
+# Acceptance on the PY2022 and PY2023 files (issue 17)
+# --------------------------------------------------------------------------------------
+
+#: BASIC loss rows of PY2023 held to the revenue-based loss limit (participants' revenue is
+#: not in the PUF): the engine bills the benchmark-limited loss, CMS less.
+REVENUE_LIMITED = {2022: set(), 2023: {"A1241", "A4627", "A5293"}}
+
+
+def current_comparison(year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    raw = raw_current(year)
+    comparison = mssp_check_module.settle_puf(puf.read_puf(reference_file(PUF[year]), year), year)
+    return raw, comparison.set_index("aco_id").loc[raw.index]
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize(
+    ("year", "savings", "paid", "zeros", "losses"),
+    [(2022, 304, 303, 179, 0), (2023, 313, 313, 120, 20)],
+)
+def test_current_years_every_row(
+    year: int, savings: int, paid: int, zeros: int, losses: int
+) -> None:
+    raw, c = current_comparison(year)
+    published = number(raw["EarnSaveLoss"])
+    engine = c["engine_result"]
+    gross = number(raw["GenSaveLoss"])
+    # every ACO met the quality standard, so sharing rates are exact (40%, 50%, 75%)
+    assert (raw["Met_QPS"] == "1").all()
+    # every savings row (savings past the MSR) to $1
+    qualified = gross > 0
+    assert qualified.sum() == savings and (published > 0).sum() == paid
+    assert ((engine - published)[qualified].abs() <= 1.0).all()
+    if year == 2022:  # A1080: savings past its MSR, terminated mid-year, paid 0
+        assert set(raw.index[qualified & (published == 0)]) == {"A1080"}
+        assert engine["A1080"] == 0 and c.loc["A1080", "reason"] == "TERMINATED"
+    # every zero row exactly: below the MSR, no savings, or a loss relieved in full
+    zero = published == 0
+    assert zero.sum() == zeros and (engine[zero] == 0).all()
+    # the loss rows: $1 plus the rounding of QualScore (2 decimals of a percent) where the
+    # ENHANCED loss rate is computed from it; the revenue-limited rows named, nothing else
+    loss = published < 0
+    assert loss.sum() == losses
+    enhanced = (raw["Current_Track"] == "EN") & loss
+    allowed = 1.0 + np.where(enhanced, gross.abs() * 0.75 * 0.00005, 0.0)
+    off = loss & ((engine - published).abs() > allowed + 1e-9)
+    assert set(raw.index[off]) == REVENUE_LIMITED[year]
+    assert (engine[off] < published[off]).all()  # the engine bills more, as the limit would
+    named = c["not_reproducible"].fillna("")
+    assert set(raw.index[named != ""]) == REVENUE_LIMITED[year]
+    assert set(named[named != ""]) <= {"REVENUE_NOT_PUBLISHED"}
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize(("year", "one_sided", "small"), [(2022, 198, 5), (2023, 151, 13)])
+def test_msr_table_reproduces_minsavperc_for_every_one_sided_aco(
+    year: int, one_sided: int, small: int
+) -> None:
+    raw = raw_current(year)
+    n, published = number(raw["N_AB"]), percent(raw["MinSavPerc"])
+    terms = load_config(ROOT / "totalcare_payments" / "presets" / "mssp_basic_a_b.toml")
+    table = minimum_savings_rate(terms.require_settlement().msr, n.to_numpy(float))
+    within = np.abs(table - published.to_numpy(float)) <= 0.00005 + 1e-9  # 2 decimals of a %
+    rows = (raw["Risk_Model"] == "One-Sided").to_numpy()
+    assert rows.sum() == one_sided and within[rows].all()
+    # two-sided ACOs below 5,000 beneficiaries: the table, whatever they chose
+    forced = (raw["Risk_Model"] == "Two-Sided").to_numpy() & (n < 5000).to_numpy()
+    assert forced.sum() == small and within[forced].all()
+    check = mssp_check_module.check_puf(reference_file(PUF[year]), year)
+    assert check.msr_table_matched == len(check.msr_table)
+    assert check.msr_table["track"].isin(["BASIC A", "BASIC B"]).sum() == one_sided
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("year", [2022, 2023])
+def test_share_and_loss_rates_reproduce_the_published_ones(year: int) -> None:
+    raw, c = current_comparison(year)
+    share = percent(raw["FinalShareRate"])
+    assert ((c["share_rate"] - share).abs() <= 0.00005 + 1e-9).all()
+    if "FinalLossRate" in raw.columns:  # PY2023 on; the engine's loss rate on loss rows
+        loss = c["loss_rate"] > 0
+        assert loss.sum() == 20
+        published = percent(raw["FinalLossRate"])[loss]
+        assert ((c["loss_rate"][loss] - published).abs() <= 0.00005 + 1e-9).all()
+
+
+@pytest.mark.reference
+def test_py2022_relief_is_the_limited_loss() -> None:
+    # PY2022's DisAdj is minus the loss CMS computed after the loss limit: the engine's relief
+    # (relief_share 1.0) is that loss. A1070 (BASIC D) was held to its revenue-based limit,
+    # so its DisAdj is below the engine's loss.
+    raw = raw_current(2022)
+    frame = puf.read_puf(reference_file(PUF[2022]), 2022)
+    relief = pd.concat(
+        settle_summary(rows, puf.preset_config(str(tier)), 2022).practices
+        for tier, rows in frame.groupby("tier")
+    ).set_index("practice_id")["relief_cents"]
+    losses = raw.index[number(raw["DisAdj"]) < 0]
+    assert len(losses) == 15
+    gap = (relief[losses] / 100 + number(raw["DisAdj"])[losses]).abs()
+    assert set(losses[gap > 1.0]) == {"A1070"}
+    assert relief["A1070"] / 100 > -number(raw["DisAdj"])["A1070"]
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize(("year", "matched"), [(2022, 482), (2023, 450)])
+def test_check_puf_counts_current_years(year: int, matched: int) -> None:
+    check = mssp_check_module.check_puf(reference_file(PUF[year]), year)
+    assert check.matched == matched and check.all_match
+    assert set(check.not_reproducible["aco_id"]) == REVENUE_LIMITED[year]
+    assert check.max_matched_difference <= 1.0
+
+
+@pytest.mark.reference
+def test_cli_on_the_published_py2023_file(tmp_path: Path) -> None:
+    out = tmp_path / "py2023.csv"
+    result = CliRunner().invoke(
+        app(), ["mssp-check", str(reference_file(PUF[2023])), "--year", "2023", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "450 of 453 ACOs match CMS's EarnSaveLoss (all the others match)" in result.output
+    assert "REVENUE_NOT_PUBLISHED" in result.output and "A1241, A4627, A5293" in result.output
+    assert "197 of 197" in result.output  # the MSR table
+    assert len(pd.read_csv(out)) == 453

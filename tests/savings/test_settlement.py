@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from totalcare_payments.ccf import compute_ccf
 from totalcare_payments.config import MsrTerms
+from totalcare_payments.errors import InputError
 from totalcare_payments.inputs.checks import accounting_of
 from totalcare_payments.periods import year_periods
 from totalcare_payments.program import load_program, program_from_frames
@@ -251,6 +252,191 @@ def test_summary_two_sided_losses():
     assert out["reason"].tolist() == ["LOSS", "LOSS_CAPPED", "NO_SAVINGS", "LOSS"]
     assert out["shared_loss_cents"].tolist() == [1_800_000, 5_000_000, 0, 1_600_000]
     assert out["final_payment_cents"].tolist() == [-1_800_000, -5_000_000, 0, -1_600_000]
+
+
+# ---- terms of Medicare-like programs, general to any program --------------------------------
+# (the summary rows: tier Established, share 0.25 + 0.25 x quality_score, quality 0.6 and the
+# standard met unless a row says otherwise; MSR 2%; payment limit 10%)
+
+MET, GAP = {"budget": 1_000_000, "actual_cost": 950_000}, {"met_quality_gate": False}
+
+
+def test_full_rate_when_the_quality_standard_is_met():
+    out = _summary([MET, {**MET, **GAP}], {"quality": {"standard_sharing": "full_rate"}})
+    # the score only gates the tier's full rate, 0.25 + 0.25 = 0.50: 50,000 x 0.50 = 25,000.00
+    assert out["share_rate"].tolist() == [0.50, 0.0]
+    assert out["final_payment_cents"].tolist() == [2_500_000, 0]
+    assert out["reason"].tolist() == ["PAID", "QUALITY_GATE"]
+
+
+def test_standard_sharing_by_year_overrides_it():
+    by_year = {"standard_sharing": "full_rate", "standard_sharing_by_year": {"2026": "sliding_scale"}}
+    out = _summary([MET], {"quality": by_year})
+    assert out.loc[0, "share_rate"] == pytest.approx(0.25 + 0.25 * 0.6)  # 2026 is listed
+
+
+def test_alternative_quality_standard_shares_on_the_sliding_scale():
+    rows = [
+        {**MET, **GAP, "met_alternative_quality": True},
+        {**MET, **GAP, "met_alternative_quality": False},
+        {**MET, "met_alternative_quality": False},
+    ]
+    quality = {"standard_sharing": "full_rate", "alternative_sharing": "sliding_scale"}
+    out = _summary(rows, {"quality": quality})
+    # only the alternative: 0.25 + 0.25 x 0.6 = 0.40 -> 50,000 x 0.40 = 20,000.00;
+    # neither: nothing; the standard: the full 0.50 -> 25,000.00
+    assert out["share_rate"].tolist() == pytest.approx([0.40, 0.0, 0.50])
+    assert out["final_payment_cents"].tolist() == [2_000_000, 0, 2_500_000]
+    assert out["reason"].tolist() == ["PAID", "QUALITY_GATE", "PAID"]
+    assert out["met_alternative_quality"].tolist() == [True, False, False]
+    # without alternative_sharing the alternative standard earns nothing
+    alone = _summary(rows[:1], {"quality": {"standard_sharing": "full_rate"}})
+    assert alone.loc[0, "reason"] == "QUALITY_GATE"
+
+
+LOSS_3PCT = {"budget": 1_000_000, "actual_cost": 1_030_000}  # a 3% loss, past the 2% MLR
+
+
+def test_loss_rate_one_minus_rate_times_quality():
+    losses = {**LOSSES, "loss_rate": "one_minus_rate_times_quality"}
+    losses.update(loss_rate_floor=0.55, loss_rate_ceiling=0.75)
+    rows = [
+        LOSS_3PCT,  # 1 - (0.25 + 0.25 x 0.6) = 0.60
+        {**LOSS_3PCT, "quality_score": 0.0},  # 1 - 0.25 = 0.75, the ceiling
+        {**LOSS_3PCT, "quality_score": 1.0},  # 1 - 0.50 = 0.50 -> the 0.55 floor
+        {**LOSS_3PCT, **GAP},  # neither standard met: the rate counts as 0 -> 0.75 ceiling
+    ]
+    out = _summary(rows, {"quality": {"standard_sharing": "full_rate"}, "losses": losses})
+    assert out["loss_rate"].tolist() == pytest.approx([0.60, 0.75, 0.55, 0.75])
+    # 30,000 x rate
+    assert out["shared_loss_cents"].tolist() == [1_800_000, 2_250_000, 1_650_000, 2_250_000]
+    # one_minus_share_rate uses the full 0.50 the practice would share: 1 - 0.50 = 0.50, not 0.60
+    paid = _summary(rows[:1], {"quality": {"standard_sharing": "full_rate"}, "losses": LOSSES})
+    assert paid.loc[0, "loss_rate"] == pytest.approx(0.50)
+
+
+FLAT = {**LOSSES, "loss_rate": 0.30, "loss_limit": 0.02}  # 30% of losses, at most 2% of budget
+
+
+def test_revenue_loss_limit_is_the_lower_of_revenue_and_budget_shares():
+    loss_10pct = {"budget": 1_000_000, "actual_cost": 1_100_000}  # 100,000 x 0.30 = 30,000
+    rows = [
+        {**loss_10pct, "revenue": 250_000},  # 4% x 250,000 = 10,000 < 2% x 1,000,000 = 20,000
+        {**loss_10pct, "revenue": 1_000_000},  # 40,000 > 20,000: the budget's limit
+        loss_10pct,  # no revenue figure: the budget's limit only
+        {**LOSS_3PCT, "revenue": 10_000_000},  # 30,000 x 0.30 = 9,000 under both
+    ]
+    frame_rows = [{"revenue": np.nan, **r} for r in rows]
+    out = _summary(frame_rows, {"losses": {**FLAT, "revenue_loss_limit": 0.04}})
+    assert out["loss_limit_amount_cents"].tolist() == [1_000_000, 2_000_000, 2_000_000, 2_000_000]
+    assert out["shared_loss_cents"].tolist() == [1_000_000, 2_000_000, 2_000_000, 900_000]
+    assert out["reason"].tolist() == ["LOSS_CAPPED", "LOSS_CAPPED", "LOSS_CAPPED", "LOSS"]
+
+
+def test_loss_limits_by_tier():
+    rows = [
+        {"budget": 1_000_000, "actual_cost": 1_100_000, "tier": "Advanced", "revenue": 400_000},
+        {"budget": 1_000_000, "actual_cost": 1_100_000, "tier": "Developing", "revenue": 400_000},
+        {"budget": 1_000_000, "actual_cost": 1_100_000, "tier": "Established", "revenue": 400_000},
+    ]
+    losses = {
+        **FLAT,
+        "loss_limit_by_tier": {"Advanced": 0.01},
+        "revenue_loss_limit_by_tier": {"Developing": 0.02},
+    }
+    out = _summary(rows, {"losses": losses})
+    # Advanced: 1% x 1,000,000 = 10,000; Developing: min(2% x 400,000 = 8,000, 20,000);
+    # Established: no revenue limit, 2% x 1,000,000 = 20,000
+    assert out["loss_limit_amount_cents"].tolist() == [1_000_000, 800_000, 2_000_000]
+    assert out["shared_loss_cents"].tolist() == [1_000_000, 800_000, 2_000_000]
+
+
+def test_relief_share_after_the_loss_limit_then_the_loss_adjustment():
+    loss_20pct = {"budget": 1_000_000, "actual_cost": 1_200_000}  # 60,000 -> limit 50,000
+    rows = [
+        LOSS_3PCT,  # 30,000 x 0.30 = 9,000; 25% relieved = 2,250 -> 6,750
+        loss_20pct,  # 200,000 x 0.30 = 60,000 -> 5% limit 50,000; 25% = 12,500 -> 37,500
+        {**LOSS_3PCT, "loss_adjustment": -1_000},  # 9,000 - 2,250 - 1,000 = 5,750
+        {**LOSS_3PCT, "relief_share": 1.0},  # its own share: all 9,000 forgiven
+    ]
+    frame_rows = [{"relief_share": np.nan, "loss_adjustment": 0.0, **r} for r in rows]
+    losses = {**LOSSES, "loss_rate": 0.30, "relief_share": 0.25}
+    out = _summary(frame_rows, {"losses": losses})
+    assert out["relief_cents"].tolist() == [225_000, 1_250_000, 225_000, 900_000]
+    assert out["shared_loss_cents"].tolist() == [675_000, 3_750_000, 575_000, 0]
+    assert out["relief_share"].tolist() == [0.25, 0.25, 0.25, 1.0]
+    # by year: 2026 forgiven in full
+    yearly = _summary(rows[:1], {"losses": {**losses, "relief_share_by_year": {"2026": 1.0}}})
+    assert yearly.loc[0, "shared_loss_cents"] == 0
+
+
+def test_termination_no_savings_and_losses_by_months():
+    rows = [
+        {**MET, "terminated_month": 9},  # savings 50,000 x 0.40 = 20,000, forfeited
+        {"budget": 1_000_000, "actual_cost": 1_100_000, "terminated_month": 9},
+        {"budget": 1_000_000, "actual_cost": 1_100_000, "terminated_month": 6},
+        {"budget": 1_000_000, "actual_cost": 1_100_000, "terminated_month": 0},
+    ]
+    changes = {
+        "losses": {**LOSSES, "loss_rate": 0.30},
+        "termination": {"losses_waived_through_month": 6},
+    }
+    out = _summary(rows, changes)
+    # 100,000 x 0.30 = 30,000 (under the 5% limit): ended in September owes 30,000 x 9/12 =
+    # 22,500; ended by June 30 owes nothing; in the program all year owes 30,000
+    assert out["earned_before_limit_cents"].tolist()[0] == 2_000_000
+    assert out["final_payment_cents"].tolist() == [0, -2_250_000, 0, -3_000_000]
+    assert out["reason"].tolist() == ["TERMINATED", "LOSS", "LOSS", "LOSS"]
+    assert out["terminated_month"].tolist() == [9, 9, 6, 0]
+    kept = _summary(rows[:1], {**changes, "termination": {"earns_savings": True}})
+    assert (kept.loc[0, "final_payment_cents"], kept.loc[0, "reason"]) == (2_000_000, "PAID")
+
+
+def test_reduced_share_below_the_msr_for_eligible_practices():
+    below = {"budget": 1_000_000, "actual_cost": 985_000}  # 1.5% savings < 2% MSR
+    rows = [
+        {**below, "reduced_share_eligible": True},
+        {**below, "reduced_share_eligible": False},
+        {**MET, "reduced_share_eligible": True},
+        {**below, **GAP, "reduced_share_eligible": True},
+        {**LOSS_3PCT, "reduced_share_eligible": True},
+    ]
+    out = _summary(rows, {"sharing": {"below_msr_share": 0.5}})
+    # 15,000 x 0.40 x 0.5 = 3,000.00; not eligible: nothing; above the MSR: the full 0.40 on
+    # 50,000 = 20,000.00; quality missed: nothing; a loss: nothing to share
+    assert out["share_rate"].tolist() == pytest.approx([0.20, 0.40, 0.40, 0.0, 0.40])
+    assert out["final_payment_cents"].tolist() == [300_000, 0, 2_000_000, 0, 0]
+    assert out["reason"].tolist() == [
+        "PAID_BELOW_MSR",
+        "BELOW_MSR",
+        "PAID",
+        "QUALITY_GATE",
+        "NO_SAVINGS",
+    ]
+    assert _summary(rows[:1]).loc[0, "reason"] == "BELOW_MSR"  # below_msr_share 0: off
+
+
+MSR_CHOICE = {
+    "kind": "choice",
+    "choices": [0.0, 0.01, 0.02],
+    "table_below_population": 5000,
+    "table": [
+        {"min_population": 0, "max_population": 10_000, "msr_at_min": 0.05, "msr_at_max": 0.03}
+    ],
+}
+
+
+def test_msr_choice_fixed_or_table_and_the_table_below_a_population():
+    rows = [
+        {**MET, "population": 8000, "msr": 0.01},  # chose 1%
+        {**MET, "population": 8000, "msr": np.nan},  # chose the table: 5% - 2% x 0.8 = 3.4%
+        {**MET, "population": 3000, "msr": 0.0},  # below 5,000: the table, 5% - 2% x 0.3 = 4.4%
+    ]
+    out = _summary(rows, {"msr": MSR_CHOICE})
+    assert out["msr"].tolist() == pytest.approx([0.01, 0.034, 0.044])
+    assert out["reason"].tolist() == ["PAID", "PAID", "PAID"]  # 5% savings meets all three
+    with pytest.raises(InputError, match=r"one of 0, 0\.01, 0\.02"):
+        _summary([{**MET, "population": 8000, "msr": 0.03}], {"msr": MSR_CHOICE})
 
 
 def test_msr_table_interpolates_within_bands():

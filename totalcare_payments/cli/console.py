@@ -356,15 +356,27 @@ def _money(value: float) -> str:
 
 def show_mssp_check(check: MsspCheck, out_path: Path, shown: int = 10) -> None:
     """Print the match count, the per-track totals and the largest differences."""
-    verdict = (
-        "[bold green]all match[/]"
-        if check.all_match
-        else f"[bold red]{check.mismatched:,} do not match[/]"
-    )
+    unreproducible = check.not_reproducible
+    if not check.all_match:
+        verdict = f"[bold red]{check.mismatched:,} do not match[/]"
+    elif len(unreproducible):
+        verdict = "[bold green]all the others match[/]"
+    else:
+        verdict = "[bold green]all match[/]"
+    gap = _money(check.max_abs_difference)
+    if check.matched < check.rows:
+        gap += f" (matched rows: {_money(check.max_matched_difference)})"
     out.print(
         f"[bold]MSSP PY{check.year}[/]: {check.matched:,} of {check.rows:,} ACOs match CMS's "
-        f"EarnSaveLoss ({verdict}); largest difference {_money(check.max_abs_difference)}"
+        f"EarnSaveLoss ({verdict}); largest difference {gap}"
     )
+    for reason, rows in unreproducible.groupby("not_reproducible", sort=True):
+        out.print(
+            f"  not reproducible from the file ({reason!s}: {Reason(str(reason)).meaning}): "
+            f"{len(rows):,} ACO{'s' if len(rows) != 1 else ''}, "
+            + ", ".join(rows["aco_id"].astype(str)),
+            markup=False,
+        )
     out.print(f"  file: {check.path}", markup=False)
 
     tracks = _table("By track (engine = this program's presets; CMS = EarnSaveLoss)")
@@ -396,6 +408,12 @@ def show_mssp_check(check: MsspCheck, out_path: Path, shown: int = 10) -> None:
     for name, justify in diff_columns:
         _column(diffs, name, justify)
     for row in _rows(largest):
+        if row.match:
+            verdict = "yes"
+        elif row.not_reproducible:
+            verdict = "no: " + str(row.not_reproducible)
+        else:
+            verdict = "[bold red]NO[/]"
         diffs.add_row(
             str(row.aco_id),
             str(row.track),
@@ -403,17 +421,18 @@ def show_mssp_check(check: MsspCheck, out_path: Path, shown: int = 10) -> None:
             _money(row.published_result),
             _money(row.difference),
             _money(row.tolerance),
-            "yes" if row.match else "[bold red]NO[/]",
+            verdict,
             str(row.reason),
         )
     out.print(diffs)
 
     table = check.msr_table
     if len(table):
-        tracks_with_table = ", ".join(sorted(set(table["track"])))
+        counts = table.groupby("track", sort=True).size()
+        tracks_with_table = ", ".join(f"{t!s} {int(n):,}" for t, n in counts.items())
         out.print(
-            f"MSR table ({tracks_with_table}, 3,000+ beneficiaries): reproduces MinSavPerc for "
-            f"{check.msr_table_matched:,} of {len(table):,} ACOs "
+            f"MSR table (ACOs whose MSR is their track's table: {tracks_with_table}): "
+            f"reproduces MinSavPerc for {check.msr_table_matched:,} of {len(table):,} ACOs "
             f"(largest gap {table['abs_error'].max():.2e})"
         )
     out.print(f"Row-by-row comparison written to [bold]{escape(str(out_path))}[/]")

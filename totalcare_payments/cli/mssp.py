@@ -20,7 +20,8 @@ def mssp_check(
         Path,
         typer.Argument(
             help="The year's MSSP ACO Public Use File (.csv) as CMS published it "
-            "(PY2013, PY2014, PY2018), or the derived all-years file (PY2016-PY2021).",
+            "(PY2013, PY2014, PY2018, and PY2022 on by CMS's column names), or the derived "
+            "all-years file (PY2016-PY2021).",
             metavar="PUF.csv",
             show_default=False,
         ),
@@ -43,19 +44,21 @@ def mssp_check(
     Each ACO's benchmark, expenditures, beneficiaries, quality score and
     minimum savings rate go through the same settlement engine and config
     language as any other program, with the track presets in
-    presets/mssp_*.toml (sharing rate, MSR table, 2% sequestration, payment
-    limit, loss rates, loss limit). The engine's shared savings (positive)
-    or shared losses (negative) are compared with what CMS actually paid or
-    billed (EarnSaveLoss).
+    presets/mssp_*.toml (sharing rate, MSR table or choice, 2% sequestration,
+    payment limit, loss rates, loss limits, relief, termination). The
+    engine's shared savings (positive) or shared losses (negative) are
+    compared with what CMS actually paid or billed (EarnSaveLoss).
 
     Prints how many ACOs match (within $1, plus what the rounding of the
-    published quality score can move the result), totals by track and the
-    largest differences. Writes one row per ACO with every step: savings
-    rate, MSR, share rate, loss rate, engine and CMS amounts, difference,
-    tolerance, match.
+    published quality score can move the result), the ACOs the file cannot
+    reproduce and why (a loss held to a revenue-based limit: the revenue is
+    not published), totals by track and the largest differences. Writes one
+    row per ACO with every step: savings rate, MSR, share rate, loss rate,
+    engine and CMS amounts, difference, tolerance, match.
 
-    Exit codes: 0 every ACO matches; 1 some do not; 2 the file is missing,
-    unreadable or not that year's file.
+    Exit codes: 0 every ACO matches but those named as not reproducible from
+    the file; 1 some others do not; 2 the file is missing, unreadable or not
+    that year's file.
     """
     with boundary():
         from ..mssp.check import check_puf

@@ -20,6 +20,7 @@ from .terms import (
     SettlementTerms,
     SharingTerms,
     StopLoss,
+    TerminationTerms,
 )
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "SettlementTerms",
     "SharingTerms",
     "StopLoss",
+    "TerminationTerms",
     "load_config",
     "parse_config",
     "preset",

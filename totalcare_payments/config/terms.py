@@ -164,17 +164,32 @@ class MsrBand(_Section):
 
 
 class MsrTerms(_Section):
-    """Minimum savings rate: fixed, or a table by population size (person-years)."""
+    """Minimum savings rate: fixed, a table by population size (person-years), each
+    practice's own, or each practice's choice between fixed rates and the table."""
 
-    kind: Literal["fixed", "table", "assigned"] = Field(
+    kind: Literal["fixed", "table", "assigned", "choice"] = Field(
         default="fixed",
         description=(
             "fixed: one rate for all; table: by population size; assigned: each practice's "
-            "own rate, from the msr column of a practice-level summary."
+            "own rate, from the msr column of a practice-level summary; choice: each "
+            "practice chose one of the fixed rates in choices (its msr column) or the table "
+            "(a blank msr), and practices smaller than table_below_population get the table "
+            "whatever they chose."
         ),
     )
     rate: Rate = 0.0
     table: list[MsrBand] | None = None
+    choices: list[Rate] = Field(
+        default_factory=list,
+        description="kind 'choice': the fixed rates a practice may choose, e.g. 0 to 2% in 0.5% steps.",
+    )
+    table_below_population: NonNegative | None = Field(
+        default=None,
+        description=(
+            "kind 'choice': practices with a population (person-years) below this get the "
+            "table's rate, whatever they chose (Medicare: 5,000 assigned beneficiaries)."
+        ),
+    )
     sharing: Literal["first_dollar", "net"] = Field(
         default="first_dollar",
         description="Share all savings once the MSR is met, or only the savings above the MSR.",
@@ -182,20 +197,50 @@ class MsrTerms(_Section):
 
     @model_validator(mode="after")
     def _table(self) -> MsrTerms:
-        if self.kind == "table":
+        if self.kind in ("table", "choice"):
             if not self.table:
-                raise ValueError("kind 'table' needs [[settlement.msr.table]] bands")
+                raise ValueError(f"kind '{self.kind}' needs [[settlement.msr.table]] bands")
             for a, b in zip(self.table, self.table[1:], strict=False):
                 if b.min_population < a.max_population:
                     raise ValueError("msr table bands overlap or are out of order")
+        if self.kind == "choice" and not self.choices:
+            raise ValueError("kind 'choice' needs the fixed rates a practice may choose (choices)")
         return self
 
 
+StandardSharing = Literal["sliding_scale", "full_rate"]
+
+
 class QualityTerms(_Section):
+    """How quality decides the share: the standard (met_quality_gate and min_score) and an
+    optional alternative standard (met_alternative_quality) for practices that miss it."""
+
     gate: bool = Field(
         default=True, description="No share when the practice's met_quality_gate is false."
     )
     min_score: Rate = Field(default=0.0, description="No share when quality_score is below this.")
+    standard_sharing: StandardSharing = Field(
+        default="sliding_scale",
+        description=(
+            "The share of a practice that meets the quality standard. sliding_scale: "
+            "savings_share_rate + quality_share_rate x quality_score; full_rate: the tier's "
+            "full rate, savings_share_rate + quality_share_rate (the score only gates it)."
+        ),
+    )
+    standard_sharing_by_year: dict[str, StandardSharing] = Field(
+        default_factory=dict, description="Overrides standard_sharing for the years listed."
+    )
+    alternative_sharing: Literal["none", "sliding_scale"] = Field(
+        default="none",
+        description=(
+            "The share of a practice that misses the quality standard but meets the "
+            "alternative one (met_alternative_quality). none: nothing; sliding_scale: "
+            "savings_share_rate + quality_share_rate x quality_score."
+        ),
+    )
+
+    def standard_sharing_for(self, year: int) -> StandardSharing:
+        return self.standard_sharing_by_year.get(str(year), self.standard_sharing)
 
 
 class SharingTerms(_Section):
@@ -203,6 +248,14 @@ class SharingTerms(_Section):
 
     savings_share_rate: dict[str, Rate] = Field(default_factory=dict)
     quality_share_rate: dict[str, Rate] = Field(default_factory=dict)
+    below_msr_share: Rate = Field(
+        default=0.0,
+        description=(
+            "Reduced sharing below the MSR: a practice flagged reduced_share_eligible whose "
+            "savings are positive but below its MSR shares all of them at this fraction of "
+            "its share_rate (0.5 = half the rate); 0: nothing below the MSR."
+        ),
+    )
 
 
 class LossTerms(_Section):
@@ -212,11 +265,47 @@ class LossTerms(_Section):
     min_loss_rate: Rate | Literal["msr"] = Field(
         default=0.0, description='A rate, or "msr" for the same rate as the practice\'s MSR.'
     )
-    loss_rate: Rate | Literal["one_minus_share_rate"] = 0.0
+    loss_rate: Rate | Literal["one_minus_share_rate", "one_minus_rate_times_quality"] = Field(
+        default=0.0,
+        description=(
+            "Share of a loss the practice owes: a flat rate; one_minus_share_rate: 1 - its "
+            "share_rate; one_minus_rate_times_quality: 1 - (savings_share_rate + "
+            "quality_share_rate x quality_score), the sliding-scale rate whatever the practice "
+            "shares, counted as 0 when it met neither quality standard. Both formulas are kept "
+            "within [loss_rate_floor, loss_rate_ceiling]."
+        ),
+    )
     loss_rate_floor: Rate = 0.0
     loss_rate_ceiling: Rate = 1.0
     loss_limit: Rate = Field(
         default=1.0, description="Most a practice can owe, as a share of budget."
+    )
+    loss_limit_by_tier: dict[str, Rate] = Field(
+        default_factory=dict, description="Overrides loss_limit for the tiers listed."
+    )
+    revenue_loss_limit: Rate | None = Field(
+        default=None,
+        description=(
+            "Most a practice can owe as a share of its revenue (the summary's revenue column, "
+            "e.g. its providers' fee-for-service revenue): the loss limit is then the lower of "
+            "this x revenue and loss_limit x budget. A practice without a revenue figure is "
+            "held to loss_limit x budget only. None: no revenue-based limit."
+        ),
+    )
+    revenue_loss_limit_by_tier: dict[str, Rate] = Field(
+        default_factory=dict, description="Overrides revenue_loss_limit for the tiers listed."
+    )
+    relief_share: Rate = Field(
+        default=0.0,
+        description=(
+            "Relief for extreme and uncontrollable circumstances: the share of each practice's "
+            "shared loss (after the loss limit and any pro-rating for a termination) that is "
+            "forgiven (1.0 = all of it). A practice's own relief_share column overrides it; "
+            "its loss_adjustment (dollars, negative) applies after it."
+        ),
+    )
+    relief_share_by_year: dict[str, Rate] = Field(
+        default_factory=dict, description="Overrides relief_share for the years listed."
     )
 
     @model_validator(mode="after")
@@ -224,6 +313,26 @@ class LossTerms(_Section):
         if self.loss_rate_ceiling < self.loss_rate_floor:
             raise ValueError("loss_rate_ceiling is below loss_rate_floor")
         return self
+
+    def relief_share_for(self, year: int) -> float:
+        return self.relief_share_by_year.get(str(year), self.relief_share)
+
+
+class TerminationTerms(_Section):
+    """A practice whose participation ended during the year (the summary's terminated_month)."""
+
+    earns_savings: bool = Field(
+        default=False,
+        description="Whether a practice that ended its participation during the year shares savings.",
+    )
+    losses_waived_through_month: Annotated[int, Field(ge=0, le=12)] = Field(
+        default=0,
+        description=(
+            "A practice whose participation ended in or before this month owes no shared "
+            "losses (6: ended by June 30); one that ended later owes its shared losses x "
+            "terminated_month / 12 (the months it took part, the month it ended included)."
+        ),
+    )
 
 
 class SettlementTerms(_Section):
@@ -249,6 +358,7 @@ class SettlementTerms(_Section):
         default=1.0, description="Most a practice can earn, as a share of its budget."
     )
     losses: LossTerms = LossTerms()
+    termination: TerminationTerms = TerminationTerms()
 
     @model_validator(mode="after")
     def _risk_bounds(self) -> SettlementTerms:
@@ -298,6 +408,11 @@ class ProgramConfig(_Section):
             sharing = self.settlement.sharing
             named["settlement.sharing.savings_share_rate"] = sharing.savings_share_rate
             named["settlement.sharing.quality_share_rate"] = sharing.quality_share_rate
+            losses = self.settlement.losses
+            named["settlement.losses.loss_limit_by_tier"] = losses.loss_limit_by_tier
+            named["settlement.losses.revenue_loss_limit_by_tier"] = (
+                losses.revenue_loss_limit_by_tier
+            )
         for key, table in named.items():
             unknown = sorted(set(table) - tiers)
             if unknown:

@@ -1,11 +1,9 @@
-"""The engine against CMS's published settlements: every ACO of a public use file settled
-with the shipped track presets, and compared with what CMS paid or billed (``EarnSaveLoss``).
+"""Each ACO of a Medicare PUF re-settled with its track's preset, against CMS's result.
 
-``settle_puf`` settles a file's rows (read by ``puf.read_puf``) track by track through the
-same practice-level entry as any program (``savings.summary.settle_summary``);
-``check_puf`` compares row by row within ``tolerance`` (whole dollars, plus what the
-rounding of the published rates can move) and checks the MSR table against
-``MinSavPerc``.
+``settle_puf`` settles ``puf.read_puf``'s frame track by track through
+``settle_summary`` (the entry any program's practice summaries use) and compares with
+``EarnSaveLoss`` row by row; ``table_msr_check`` compares the presets' MSR tables with
+``MinSavPerc``; ``check_puf`` does both for a file (``totalcare mssp-check``).
 """
 
 from __future__ import annotations
@@ -18,9 +16,17 @@ import pandas as pd
 
 from ..errors import InputError
 from ..money import cents_to_dollars
-from ..savings.msr import minimum_savings_rate
+from ..reasons import Reason
+from ..savings.msr import msr_from_table
 from ..savings.summary import settle_summary
-from .puf import DOLLAR_TOLERANCE, MSR_TOLERANCE, PRESETS, _uses_table, preset_config, read_puf
+from .puf import (
+    DOLLAR_TOLERANCE,
+    MSR_TOLERANCE,
+    PRESETS,
+    preset_config,
+    read_puf,
+    uses_table,
+)
 
 
 def tolerance(frame: pd.DataFrame) -> np.ndarray:
@@ -39,8 +45,6 @@ def tolerance(frame: pd.DataFrame) -> np.ndarray:
     )
     rate = frame["QualPerfShare"].fillna(preset_rate).fillna(0.0).to_numpy(float)
     return DOLLAR_TOLERANCE + gross * rate * frame["quality_rounding"].to_numpy(float)
-
-
 
 COMPARISON_COLUMNS = [
     "aco_id",
@@ -64,18 +68,22 @@ COMPARISON_COLUMNS = [
     "difference",
     "tolerance",
     "match",
+    "not_reproducible",
     "reason",
 ]
-
 
 
 def settle_puf(frame: pd.DataFrame, year: int) -> pd.DataFrame:
     """Settle every ACO of ``read_puf``'s frame with its track's preset; compare with CMS.
 
     One ``settle_summary`` call per track (the summary's ``loss_limit`` column carries
-    each ACO's own limit); everything else is vectorized. Returns one row per ACO, in the file's order: the engine's waterfall
-    (msr used, share rate, loss rate, shared savings and losses, in dollars), CMS's
-    result, ``difference`` = engine - CMS, ``tolerance`` and ``match``.
+    each ACO's own limit); everything else is vectorized. Returns one row per ACO, in the
+    file's order: the engine's waterfall (msr used, share rate, loss rate, shared savings
+    and losses, in dollars), CMS's result, ``difference`` = engine - CMS, ``tolerance``,
+    ``match`` and ``not_reproducible``: for a row that does not match, the reason the file
+    cannot give CMS's figure, where there is one (``REVENUE_NOT_PUBLISHED``: CMS billed
+    less than the engine's loss, as a revenue-based loss limit would, and the revenue is
+    not in the file), else empty.
     """
     unknown = sorted(set(frame["tier"]) - set(PRESETS))
     if unknown:
@@ -91,6 +99,18 @@ def settle_puf(frame: pd.DataFrame, year: int) -> pd.DataFrame:
     published = frame["published_result"].to_numpy(float)
     difference = np.round(engine - published, 2)
     tol = tolerance(frame)
+    match = np.abs(difference) <= tol + 1e-9
+    # a loss CMS held below the engine's where the preset has a revenue-based loss limit and
+    # the file has no revenue: the one figure the settlement needs that is not published
+    tracks = pd.unique(frame["tier"])
+    by_revenue = frame["tier"].map({t: _has_revenue_loss_limit(str(t)) for t in tracks})
+    revenue = frame["revenue"] if "revenue" in frame.columns else pd.Series(np.nan, frame.index)
+    revenue_unknown = by_revenue.to_numpy(bool) & revenue.isna().to_numpy(bool)
+    billed = settled["shared_loss_cents"].to_numpy() > 0
+    billed_less = billed & (published <= 0) & (published > engine + tol)
+    not_reproducible = np.where(
+        ~match & revenue_unknown & billed_less, Reason.REVENUE_NOT_PUBLISHED.value, ""
+    )
     return pd.DataFrame(
         {
             "aco_id": frame["practice_id"].to_numpy(),
@@ -113,28 +133,38 @@ def settle_puf(frame: pd.DataFrame, year: int) -> pd.DataFrame:
             "published_result": published,
             "difference": difference,
             "tolerance": np.round(tol, 2),
-            "match": np.abs(difference) <= tol + 1e-9,
+            "match": match,
+            "not_reproducible": not_reproducible,
             "reason": settled["reason"].to_numpy(),
         }
     )[COMPARISON_COLUMNS]
 
 
 
-def table_msr_check(frame: pd.DataFrame, min_population: float = 3000.0) -> pd.DataFrame:
-    """The presets' MSR tables against CMS's MinSavPerc, for ACOs within the tables' domain.
+def _has_revenue_loss_limit(track: str) -> bool:
+    losses = preset_config(track).require_settlement().losses
+    if not losses.enabled:
+        return False
+    return losses.revenue_loss_limit is not None or track in losses.revenue_loss_limit_by_tier
 
-    Every ACO whose track's preset takes its MSR from a table (Track 1, BASIC A-B) and
-    that has at least ``min_population`` beneficiaries: aco_id, track, population,
-    published_msr, table_msr (the engine's ``msr.minimum_savings_rate``), abs_error and
-    ``tolerance`` (1e-6, or the rounding of the published MinSavPerc if coarser).
+
+def table_msr_check(frame: pd.DataFrame) -> pd.DataFrame:
+    """The presets' MSR tables against CMS's MinSavPerc, for every ACO whose MSR the engine
+    takes from its preset's table (``puf.uses_table``).
+
+    That is every ACO of a track whose MSR is the table (Track 1, BASIC A-B) with at least
+    the table's first band's beneficiaries, and every two-sided ACO (kind 'choice') that
+    chose the table or has fewer beneficiaries than ``table_below_population``:
+    aco_id, track, population, published_msr, table_msr (the engine's
+    ``msr.msr_from_table`` on the preset), abs_error and ``tolerance`` (1e-6, or the
+    rounding of the published MinSavPerc if coarser).
     """
-    kinds = _uses_table(frame["tier"].to_numpy(str))
-    rows = frame[kinds & (frame["population"] >= min_population).to_numpy()]
+    rows = frame[uses_table(frame)]
     table = np.full(len(rows), np.nan)
     for tier in pd.unique(rows["tier"]):
         mine = (rows["tier"] == tier).to_numpy()
         terms = preset_config(str(tier)).require_settlement().msr
-        table[mine] = minimum_savings_rate(terms, rows["population"].to_numpy(float)[mine])
+        table[mine] = msr_from_table(terms, rows["population"].to_numpy(float)[mine])
     published = rows["MinSavPerc"].to_numpy(float)
     return pd.DataFrame(
         {
@@ -147,7 +177,6 @@ def table_msr_check(frame: pd.DataFrame, min_population: float = 3000.0) -> pd.D
             "tolerance": np.maximum(MSR_TOLERANCE, rows["msr_rounding"].to_numpy(float) + 1e-12),
         }
     )
-
 
 
 @dataclass(frozen=True)
@@ -168,11 +197,19 @@ class MsspCheck:
         return int(self.comparison["match"].sum())
 
     @property
+    def not_reproducible(self) -> pd.DataFrame:
+        """The rows that do not match and that the file cannot reproduce, with the reason."""
+        c = self.comparison
+        return c[(~c["match"] & c["not_reproducible"].ne("")).to_numpy()]
+
+    @property
     def mismatched(self) -> int:
-        return self.rows - self.matched
+        """Rows that do not match for no reason the file gives."""
+        return self.rows - self.matched - len(self.not_reproducible)
 
     @property
     def all_match(self) -> bool:
+        """Every row matches, but those the file cannot reproduce (named, with the reason)."""
         return self.mismatched == 0
 
     @property
@@ -180,13 +217,21 @@ class MsspCheck:
         return float(self.comparison["difference"].abs().max()) if self.rows else 0.0
 
     @property
+    def max_matched_difference(self) -> float:
+        """The largest |difference| among the rows that match."""
+        matched = self.comparison.loc[self.comparison["match"], "difference"]
+        return float(matched.abs().max()) if len(matched) else 0.0
+
+    @property
     def msr_table_matched(self) -> int:
         return int((self.msr_table["abs_error"] <= self.msr_table["tolerance"]).sum())
 
     def largest_differences(self, n: int = 10) -> pd.DataFrame:
-        """Rows that do not match first, then the largest |difference|."""
+        """Rows that do not match first (those the file cannot reproduce after the others),
+        then the largest |difference|."""
         c = self.comparison
-        order = np.lexsort((-c["difference"].abs().to_numpy(), c["match"].to_numpy()))
+        explained = c["not_reproducible"].ne("").to_numpy()
+        order = np.lexsort((-c["difference"].abs().to_numpy(), explained, c["match"].to_numpy()))
         return c.iloc[order[:n]]
 
     def by_track(self) -> pd.DataFrame:
@@ -202,7 +247,6 @@ class MsspCheck:
                 "max_abs_difference": grouped["abs_difference"].max(),
             }
         ).reset_index()
-
 
 
 def check_puf(path: str | Path, year: int) -> MsspCheck:

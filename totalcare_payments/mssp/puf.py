@@ -13,21 +13,23 @@ or losses billed (``EarnSaveLoss``). This module proves the savings engine on th
 * ``check_puf`` does both and counts the matches (``totalcare mssp-check``).
 
 All that is Medicare here is the column mapping below and the presets: the engine has no
-Medicare special case. The two rules the config language holds as one number per program
-where Medicare varies it by ACO (Track 2's loss limit by agreement year, BASIC levels C/D's
-lower loss limits) are applied as a ``loss_limit`` column that overrides the preset's for
-those rows.
+Medicare special case. The one rule the config language cannot hold as a program term
+(Track 2's loss limit by the ACO's agreement year) is applied as a ``loss_limit`` column
+that overrides the preset's for those rows. From PY2022 on a file is read by CMS's column
+names and track labels (``_read_current``), so a later year's file that keeps them needs
+no code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..config import ProgramConfig, preset
+from ..config import ProgramConfig, SettlementTerms, preset
 from ..errors import InputError, Problem
 from ..reasons import Reason
 
@@ -45,21 +47,18 @@ PRESETS: dict[str, str] = {
     "ENHANCED": "mssp_enhanced",
 }
 
-#: Years whose file is read as CMS published it.
-PUBLISHED_YEARS = (2013, 2014, 2018)
+#: Years whose file is read as CMS published it (and checked on the reference files).
+PUBLISHED_YEARS = (2013, 2014, 2018, 2022, 2023)
+#: From this performance year on, a file is read by CMS's column names and track labels
+#: (``Current_Track``: A..E, EN): any later year's file that keeps them is read too.
+CURRENT_LAYOUT_FROM = 2022
 #: Years read from the derived all-years file (mssp_all_years_2013_2021_derived.csv): those
 #: with track flags and Met_QPS there. Its PY2013-PY2015 rows lack them or EarnSaveLoss.
 DERIVED_YEARS = (2016, 2017, 2018, 2019, 2020, 2021)
-#: Years in which CMS paid the track's maximum rate to every ACO that met the quality
-#: standard (PY2021, CY2021 PFS final rule): quality counts as 1.0 for those ACOs.
-PASS_FAIL_QUALITY_YEARS = (2021,)
-
-#: Loss limits (share of the benchmark) finer than one number per preset. Track 2:
-#: 42 CFR 425.606(g), by performance year of the agreement (1, 2, 3 and later). BASIC
-#: levels C and D: the benchmark caps of 425.605(d) (revenue-based limits are not testable:
-#: the PUF has no participant revenue).
+#: Loss limits (share of the benchmark) that depend on more than the track: Track 2's, by
+#: performance year of the agreement (1, 2, 3 and later), 42 CFR 425.606(g). (The BASIC
+#: levels' limits are the preset's loss_limit_by_tier and revenue_loss_limit_by_tier.)
 TRACK2_LOSS_LIMIT_BY_AGREEMENT_YEAR = {1: 0.05, 2: 0.075, 3: 0.10}
-LOSS_LIMIT_BY_TRACK = {"BASIC C": 0.01, "BASIC D": 0.02}
 
 #: Most |benchmark - expenditures - published gross savings| a well-read row shows ($).
 LAYOUT_TOLERANCE = 2.0
@@ -80,7 +79,10 @@ SUMMARY_COLUMNS = [
     "actual_cost",
     "quality_score",
     "met_quality_gate",
+    "met_alternative_quality",
     "msr",
+    "revenue",
+    "terminated_month",
     "loss_adjustment",
     "loss_limit",
     "agreement_year",
@@ -118,11 +120,22 @@ def _number(values: pd.Series) -> pd.Series:
     return pd.to_numeric(text.mask(text == ""), errors="coerce").astype("float64")
 
 
+def _percent(values: pd.Series) -> pd.Series:
+    """A column in percent units, whatever the year's format, by one rule: "6.46%", "6.46"
+    and " 6.46 % " all mean 6.46% = 0.0646 (PY2014's plain numbers, PY2022-PY2023's strings
+    with "%", PY2024's "77.05"); blank or "-" -> NaN."""
+    text = values.astype("string").str.replace(r"[\s%,]", "", regex=True)
+    number = pd.to_numeric(text.replace({"": pd.NA, "-": pd.NA}), errors="coerce")
+    return number.astype("float64") / 100.0
+
+
 def _require(raw: pd.DataFrame, columns: list[str], path: Path, year: int) -> None:
     missing = [c for c in columns if c not in raw.columns]
     if missing:
-        looks_like = [y for y, key in _SIGNATURES.items() if key in raw.columns]
-        hint = f" (it looks like the PY{looks_like[0]} file)" if looks_like else ""
+        looks_like = [f"the PY{y} file" for y, key in _SIGNATURES.items() if key in raw.columns]
+        if _CURRENT_SIGNATURE in raw.columns:
+            looks_like.append(f"a PY{CURRENT_LAYOUT_FROM}-or-later file")
+        hint = f" (it looks like {looks_like[0]})" if looks_like else ""
         raise InputError(
             Problem(
                 table="mssp_puf",
@@ -138,6 +151,8 @@ def _require(raw: pd.DataFrame, columns: list[str], path: Path, year: int) -> No
 
 #: A column only each published year's file has (to name the year of a wrong file).
 _SIGNATURES = {2013: "ACO Identifier", 2014: "ACO_Num", 2018: "Current_Track_1_Plus"}
+#: The column of the files read by CMS's names, PY2022 on.
+_CURRENT_SIGNATURE = "Current_Track"
 
 
 def _agreement_year(start_dates: pd.Series, year: int, fmt: str) -> np.ndarray:
@@ -190,7 +205,7 @@ def _read_2013(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
             # PY2013 was pay-for-reporting for every ACO: full score when it reported.
             "quality_score": 1.0,
             "met_quality_gate": met.to_numpy(),
-            "msr": np.where(_uses_table(tier), np.nan, msr),
+            "msr": _msr_column(tier, msr.to_numpy(float)),
             "loss_adjustment": 0.0,
             "agreement_year": 1,  # PY2013 was every ACO's first performance year
             "published_result": _number(raw[earned]).fillna(0.0) + _number(raw[losses]).fillna(0.0),
@@ -231,7 +246,7 @@ def _read_2014(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     quality = raw["QualScore"].astype("string").str.strip()
     p4r = quality.str.upper().eq("P4R").fillna(False).to_numpy(bool)
     final_rate = _number(raw["FinalShareRate"])
-    msr = _number(raw["MinSavPerc"]) / 100.0  # percent units in PY2014
+    msr = _percent(raw["MinSavPerc"])  # percent units in PY2014
     tier = np.where(track2, "Track 2", "Track 1")
     return pd.DataFrame(
         {
@@ -245,7 +260,7 @@ def _read_2014(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
             "quality_score": np.where(p4r, 1.0, _number(quality)),
             # No Met_QPS column in PY2014: a missed standard shows as a final rate of 0.
             "met_quality_gate": (final_rate > 0).to_numpy(),
-            "msr": np.where(_uses_table(tier), np.nan, msr),
+            "msr": _msr_column(tier, msr.to_numpy(float)),
             "loss_adjustment": 0.0,
             # 2012-2013 starters were in their second performance year, 2014 starters their first.
             "agreement_year": _agreement_year(raw["Start_Date"], 2014, "%m/%d/%Y").clip(max=2),
@@ -324,7 +339,7 @@ def _read_2018(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
             # QualScore (4 decimals) with the track's maximum rate, not the rounded FinalShareRate.
             "quality_score": _number(raw["QualScore"]),
             "met_quality_gate": (_number(raw["Met_QPS"]) == 1).to_numpy(),
-            "msr": np.where(_uses_table(tier), np.nan, msr),
+            "msr": _msr_column(tier, msr.to_numpy(float)),
             "loss_adjustment": _number(raw["DisAdj"]).fillna(0.0),  # negative: relief on losses
             "agreement_year": _agreement_year(
                 raw["Current_Start_Date"].astype("string").str.slice(0, 10), 2018, "%m/%d/%Y"
@@ -393,8 +408,6 @@ def _read_derived(raw: pd.DataFrame, path: Path, year: int) -> pd.DataFrame:
     rows = rows.reset_index(drop=True)
     met = (_number(rows["met_qps"]) == 1).to_numpy()
     quality = _number(rows["qualscore"])
-    if year in PASS_FAIL_QUALITY_YEARS:
-        quality = pd.Series(np.where(met, 1.0, quality.fillna(0.0)))
     msr = _number(rows["minsavperc"])
     # PY2016-PY2017 rows have no ACO id in the merge: their (unique) name stands in.
     ids = rows["aco_id"].astype("string").fillna(rows["aco_name"].astype("string"))
@@ -409,7 +422,7 @@ def _read_derived(raw: pd.DataFrame, path: Path, year: int) -> pd.DataFrame:
             "actual_cost": _number(rows["abtotexp"]),
             "quality_score": quality,
             "met_quality_gate": met,
-            "msr": np.where(_uses_table(tier), np.nan, msr),
+            "msr": _msr_column(tier, msr.to_numpy(float)),
             "loss_adjustment": _number(rows["disadj"]).fillna(0.0),
             "agreement_year": _agreement_year(start, year, "%m/%d/%Y"),
             "published_result": _number(rows["earnsaveloss"]),
@@ -418,28 +431,210 @@ def _read_derived(raw: pd.DataFrame, path: Path, year: int) -> pd.DataFrame:
             "MinSavPerc": msr,
             "QualPerfShare": _number(rows["maxsharerate"]),
             "FinalShareRate": _number(rows["finalsharerate"]),
-            "quality_rounding": 0.0 if year in PASS_FAIL_QUALITY_YEARS else FOUR_DECIMALS,
+            # the score's rounding cannot move a payment where it only gates the full rate
+            "quality_rounding": np.where(_full_rate(tier, year), 0.0, FOUR_DECIMALS),
             "msr_rounding": FOUR_DECIMALS if year >= 2019 else 0.0,  # 4 decimals from PY2019
         }
     )
 
 
-def _uses_table(tier: np.ndarray) -> np.ndarray:
-    """Rows whose preset computes the MSR from its table (no assigned rate needed)."""
-    kinds = {t: preset_config(t).require_settlement().msr.kind for t in pd.unique(tier)}
-    return pd.Series(tier).map(kinds).eq("table").to_numpy()
+_CURRENT_COLUMNS = [
+    "ACO_ID",
+    "ACO_Name",
+    "Current_Start_Date",
+    "Current_Track",
+    "Risk_Model",
+    "N_AB",
+    "MinSavPerc",
+    "BnchmkMinExp",
+    "GenSaveLoss",
+    "DisAdj",
+    "Impact_Mid_Year_Termination",
+    "EarnSaveLoss",
+    "Met_QPS",
+    "QualScore",
+    "ABtotBnchmk",
+    "ABtotExp",
+    "FinalShareRate",
+]
+#: Current_Track's labels (after an optional "BASIC" and "Level"), PY2022 on.
+_TRACK_LABELS = {
+    "A": "BASIC A",
+    "B": "BASIC B",
+    "C": "BASIC C",
+    "D": "BASIC D",
+    "E": "BASIC E",
+    "EN": "ENHANCED",
+    "ENHANCED": "ENHANCED",
+}
+#: Impact_Mid_Year_Termination (PY2022's Prorate_Shared_Losses until CMS renamed it) marks an
+#: ACO that left after June 30; the PUF does not give the month. December stands in: no
+#: shared savings, and losses (of which there are none among these ACOs) in full.
+UNKNOWN_TERMINATION_MONTH = 12
+
+
+def _read_current(raw: pd.DataFrame, path: Path, year: int) -> pd.DataFrame:
+    """A PY2022-or-later PUF, by CMS's column names (docs/mssp.md: the BASIC/ENHANCED mapping).
+
+    Percent columns by one rule (``_percent``), tracks from ``Current_Track``'s labels, the
+    alternative quality standard from ``Met_AltQPS`` where the year has it (PY2023 on).
+    """
+    _require(raw, _CURRENT_COLUMNS, path, year)
+    tier = _track_from_label(raw, path)
+    met = (_number(raw["Met_QPS"]) == 1).to_numpy()
+    alternative = np.zeros(len(raw), dtype=bool)
+    if "Met_AltQPS" in raw.columns:  # "-": not applicable
+        alternative = (_number(raw["Met_AltQPS"]) == 1).to_numpy()
+    quality = _percent(raw["QualScore"]).to_numpy(float)
+    quality = np.where(np.isnan(quality) & ~met & ~alternative, 0.0, quality)
+    msr = _percent(raw["MinSavPerc"])
+    budget, savings = _number(raw["ABtotBnchmk"]), _number(raw["BnchmkMinExp"])
+    terminated = (_number(raw["Impact_Mid_Year_Termination"]) == 1).to_numpy()
+    start = raw["Current_Start_Date"].astype("string").str.split().str[0]
+    return pd.DataFrame(
+        {
+            "practice_id": raw["ACO_ID"].astype(str).str.strip(),
+            "practice_name": raw["ACO_Name"].astype(str),
+            "tier": tier,
+            "population": _number(raw["N_AB"]),
+            "budget": budget,
+            # CMS's gross savings, BnchmkMinExp, is its unrounded savings rounded to the
+            # dollar; ABtotBnchmk - ABtotExp can be $1 off it (each is rounded). The
+            # expenditures it implies are used, ABtotExp only for the layout check.
+            "actual_cost": budget - savings,
+            "published_expenditures": _number(raw["ABtotExp"]),
+            "quality_score": quality,
+            "met_quality_gate": met,
+            "met_alternative_quality": alternative,
+            "msr": _msr_column(tier, msr.to_numpy(float)),
+            "revenue": np.nan,  # participants' fee-for-service revenue: not published
+            "terminated_month": np.where(terminated, UNKNOWN_TERMINATION_MONTH, 0),
+            "loss_adjustment": _number(raw["DisAdj"]).fillna(0.0),  # negative: relief
+            "agreement_year": _agreement_year(start, year, "%m/%d/%Y"),
+            "published_result": _number(raw["EarnSaveLoss"]),
+            "published_savings": savings,
+            "GenSaveLoss": _number(raw["GenSaveLoss"]),
+            "MinSavPerc": msr,
+            "QualPerfShare": np.nan,  # not published: the track's maximum rate
+            "FinalShareRate": _percent(raw["FinalShareRate"]),
+            "quality_rounding": _quality_rounding(tier, met, alternative, savings, year),
+            "msr_rounding": FOUR_DECIMALS,  # MinSavPerc "3.36%": 4 decimals as a fraction
+        }
+    )
+
+
+def _track_from_label(raw: pd.DataFrame, path: Path) -> np.ndarray:
+    """``Current_Track`` ("A".."E", "EN"; also "BASIC A", "Level B", "ENHANCED") -> track,
+    checked against ``Risk_Model``: one-sided exactly where the track's preset has no losses."""
+    label = raw["Current_Track"].astype("string").str.upper().str.strip()
+    key = label.str.replace(r"^(BASIC\s*)?(LEVEL\s*)?", "", regex=True).str.strip()
+    tier = key.map(_TRACK_LABELS)
+    bad = tier.isna().to_numpy()
+    message = f"{path}: Current_Track must be one of A, B, C, D, E (BASIC levels) or EN (ENHANCED)"
+    if not bad.any():
+        two_sided = _settlement_terms(tier.to_numpy(str), lambda t: t.losses.enabled)
+        model = raw["Risk_Model"].astype("string").str.upper().str.strip()
+        known = model.isin(["ONE-SIDED", "TWO-SIDED"]).to_numpy(bool)
+        bad = ~known | (model.eq("TWO-SIDED").to_numpy(bool) != two_sided.to_numpy(bool))
+        message = (
+            f"{path}: Risk_Model must be One-Sided for BASIC levels A-B and Two-Sided for "
+            "levels C-E and ENHANCED"
+        )
+    if bad.any():
+        raise InputError(
+            Problem(
+                table="mssp_puf",
+                reason=Reason.TRACK_LABEL,
+                column="Current_Track",
+                message=message,
+                rows=tuple(int(i) + 2 for i in np.flatnonzero(bad)[:5]),  # file line numbers
+                row_count=int(bad.sum()),
+                examples=tuple(label.fillna("").to_numpy(str)[bad][:5]),
+            ),
+            path=str(path),
+        )
+    return tier.to_numpy(str)
+
+
+def _settlement_terms(tier: np.ndarray, term: Callable[[SettlementTerms], object]) -> pd.Series:
+    """One of the track presets' terms, per row."""
+    values = {t: term(preset_config(str(t)).require_settlement()) for t in pd.unique(tier)}
+    return pd.Series(tier).map(values)
+
+
+def _full_rate(tier: np.ndarray, year: int) -> np.ndarray:
+    """Rows whose preset pays the full rate to an ACO meeting the quality standard in ``year``."""
+    rule = _settlement_terms(tier, lambda t: t.quality.standard_sharing_for(year))
+    return rule.eq("full_rate").to_numpy(bool)
+
+
+def _quality_rounding(
+    tier: np.ndarray, met: np.ndarray, alternative: np.ndarray, savings: pd.Series, year: int
+) -> np.ndarray:
+    """Half a unit of QualScore's last published decimal where the score moves the result:
+    a sliding-scale share (the standard met in a sliding-scale year, or only the alternative)
+    and a loss at a rate computed from the score; 0 where it only gates a full or flat rate."""
+    sliding = met & ~_full_rate(tier, year)
+    alternative_scale = _settlement_terms(tier, lambda t: t.quality.alternative_sharing)
+    sliding |= ~met & alternative & alternative_scale.eq("sliding_scale").to_numpy(bool)
+    by_quality = _settlement_terms(
+        tier, lambda t: t.losses.enabled and isinstance(t.losses.loss_rate, str)
+    ).to_numpy(bool)
+    losing = by_quality & (met | alternative) & (savings < 0).to_numpy(bool)
+    return np.where(sliding | losing, FOUR_DECIMALS, 0.0)
+
+
+def _msr_column(tier: np.ndarray, published: np.ndarray) -> np.ndarray:
+    """The summary's msr from the published MinSavPerc, as each track's preset reads it:
+    NaN where the preset computes it from its table (kind 'table'); for kind 'choice' the
+    ACO's fixed rate where MinSavPerc is one of the choices, else NaN (it chose the table,
+    which the engine recomputes at full precision); MinSavPerc for kind 'assigned'."""
+    msr = np.asarray(published, dtype=np.float64)
+    out = np.full(len(msr), np.nan)
+    for t in pd.unique(tier):
+        rows = tier == t
+        terms = preset_config(str(t)).require_settlement().msr
+        if terms.kind == "assigned":
+            out[rows] = msr[rows]
+        elif terms.kind == "choice":
+            choices = np.asarray(terms.choices, dtype=np.float64)
+            near = np.abs(msr[rows][:, None] - choices[None, :]) <= 1e-9
+            picked = choices[np.argmax(near, axis=1)]
+            out[rows] = np.where(near.any(axis=1), picked, np.nan)
+    return out
+
+
+def uses_table(frame: pd.DataFrame) -> np.ndarray:
+    """Rows of ``read_puf``'s frame whose MSR the engine takes from the preset's table: kind
+    'table' within the table's first band, and kind 'choice' where the ACO chose the table
+    or is below ``table_below_population``."""
+    tier = frame["tier"].to_numpy(str)
+    population = frame["population"].to_numpy(float)
+    chosen = frame["msr"].to_numpy(float)
+    out = np.zeros(len(frame), dtype=bool)
+    for t in pd.unique(tier):
+        rows = tier == t
+        terms = preset_config(str(t)).require_settlement().msr
+        if terms.kind not in ("table", "choice") or not terms.table:
+            continue
+        inside = population[rows] >= terms.table[0].min_population
+        if terms.kind == "choice":
+            small = population[rows] < (terms.table_below_population or 0.0)
+            inside &= np.isnan(chosen[rows]) | small
+        out[rows] = inside
+    return out
 
 
 _READERS = {2013: _read_2013, 2014: _read_2014, 2018: _read_2018}
 
 
 def _loss_limits(tier: np.ndarray, agreement_year: np.ndarray) -> np.ndarray:
-    """Per-row loss limit where the track's rule is finer than its preset; NaN elsewhere."""
+    """Per-row loss limit where the track's rule is finer than its preset (Track 2 by
+    agreement year); NaN elsewhere (the preset's loss_limit and loss_limit_by_tier)."""
     years = sorted(TRACK2_LOSS_LIMIT_BY_AGREEMENT_YEAR)
     ay = np.clip(agreement_year, years[0], years[-1])
     track2 = pd.Series(ay).map(TRACK2_LOSS_LIMIT_BY_AGREEMENT_YEAR).to_numpy(float)
-    other = pd.Series(tier).map(LOSS_LIMIT_BY_TRACK).to_numpy(float)
-    return np.where(tier == "Track 2", track2, other)
+    return np.where(tier == "Track 2", track2, np.nan)
 
 
 def read_puf(path: str | Path, year: int) -> pd.DataFrame:
@@ -447,17 +642,20 @@ def read_puf(path: str | Path, year: int) -> pd.DataFrame:
 
     Returns one row per ACO with the summary columns ``settle_summary`` reads
     (practice_id = ACO id, practice_name, tier = track, population = N_AB, budget =
-    ABtotBnchmk, actual_cost = ABtotExp, quality_score, met_quality_gate, msr where the
-    ACO chose its own rate, loss_adjustment = DisAdj), ``agreement_year``,
+    ABtotBnchmk, actual_cost = ABtotExp, quality_score, met_quality_gate = Met_QPS,
+    met_alternative_quality = Met_AltQPS, msr where the ACO chose its own rate,
+    revenue (never published: NaN), terminated_month (12 for an ACO that left during the
+    year: the month is not published), loss_adjustment = DisAdj), ``agreement_year``,
     ``loss_limit`` (NaN: the preset's) and CMS's published columns for comparison
     (published_result = EarnSaveLoss, published_savings = BnchmkMinExp, GenSaveLoss,
     MinSavPerc as a fraction, QualPerfShare, FinalShareRate) with the rounding of the
-    published quality score and MSR (half a unit of their last decimal; 0 if exact).
+    published quality score and MSR (half a unit of their last decimal where it can move
+    the result; 0 if exact).
 
     Files: the PY2013, PY2014 and PY2018 PUFs as CMS published them (docs/mssp.md lists
-    each year's quirks), or the derived all-years file for PY2016-PY2021. Raises
-    ``InputError`` for a missing or unreadable file, a file that is not the year's PUF, or
-    a year this loader cannot read.
+    each year's quirks), the PY2022-or-later PUFs by CMS's column names, or the derived
+    all-years file for PY2016-PY2021. Raises ``InputError`` for a missing or unreadable
+    file, a file that is not the year's PUF, or a year this loader cannot read.
     """
     path = Path(path)
     try:
@@ -482,22 +680,36 @@ def read_puf(path: str | Path, year: int) -> pd.DataFrame:
         frame = _read_derived(raw, path, year)
     elif year in _READERS:
         frame = _READERS[year](raw, path)
+    elif year >= CURRENT_LAYOUT_FROM:
+        frame = _read_current(raw, path, year)
     else:
         _unsupported(
             path,
             year,
             "PUFs are read as published for PY"
-            + _years(PUBLISHED_YEARS)
-            + "; for PY"
+            + _years(tuple(y for y in PUBLISHED_YEARS if y < CURRENT_LAYOUT_FROM))
+            + f" and PY{CURRENT_LAYOUT_FROM} on (by CMS's column names); for PY"
             + _years(DERIVED_YEARS)
             + " pass the derived all-years "
             "file (mssp_all_years_2013_2021_derived.csv)",
         )
+    for column, default in _SUMMARY_DEFAULTS.items():  # columns older layouts do not have
+        if column not in frame.columns:
+            frame[column] = default
     frame["loss_limit"] = _loss_limits(
         frame["tier"].to_numpy(str), frame["agreement_year"].to_numpy(np.int64)
     )
-    _check_values(frame, path)
+    # by CMS's names, an ACO's MSR is read from MinSavPerc: a blank one is not the table
+    _check_values(frame, path, ["MinSavPerc"] if year >= CURRENT_LAYOUT_FROM else [])
     return frame[SUMMARY_COLUMNS + PUBLISHED_COLUMNS].reset_index(drop=True)
+
+
+#: The summary columns of the newer layouts, as they are for the older ones.
+_SUMMARY_DEFAULTS: dict[str, bool | float] = {
+    "met_alternative_quality": False,  # no alternative quality standard before PY2023
+    "revenue": np.nan,  # never published
+    "terminated_month": 0,  # no termination column before PY2022
+}
 
 
 def _years(years: tuple[int, ...]) -> str:
@@ -515,11 +727,12 @@ def _unsupported(path: Path, year: int, why: str) -> None:
     )
 
 
-def _check_values(frame: pd.DataFrame, path: Path) -> None:
+def _check_values(frame: pd.DataFrame, path: Path, also: list[str] | None = None) -> None:
     if frame.empty:
         raise InputError("no ACO rows in the file", path=str(path))
     problems = []
     needed = ["population", "budget", "actual_cost", "quality_score", "published_result"]
+    needed += also or []
     for column in needed:
         bad = frame[column].isna().to_numpy()
         if bad.any():
@@ -549,7 +762,8 @@ def _check_values(frame: pd.DataFrame, path: Path) -> None:
     # Layout check: the published gross savings is benchmark - expenditures (within $1 in
     # every year checked). When most rows disagree, the columns are not what we think
     # (e.g. a PY2013 file whose header was repaired): refuse rather than mis-settle.
-    gap = (frame["budget"] - frame["actual_cost"] - frame["published_savings"]).abs()
+    expenditures = frame.get("published_expenditures", frame["actual_cost"])
+    gap = (frame["budget"] - expenditures - frame["published_savings"]).abs()
     off = (gap > LAYOUT_TOLERANCE).to_numpy()
     if off.sum() > 0.1 * len(frame):
         problems.append(

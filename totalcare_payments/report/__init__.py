@@ -116,15 +116,24 @@ DEFINITIONS: dict[str, str] = {
     "quality_score": "the practice's quality score",
     "met_quality_gate": "whether the practice met the quality gate: no share when the gate is "
     "missed or quality_score is below quality.min_score",
+    "met_alternative_quality": "whether a practice that missed the quality standard met the "
+    "alternative one (shared on quality.alternative_sharing)",
     "share_rate": "savings_share_rate[tier] + quality_share_rate[tier] x quality_score, at "
-    "most program.max_share_rate",
+    "most program.max_share_rate (the full rate where quality.standard_sharing says so)",
+    "terminated_month": "the month (1-12) the practice's participation ended in the year; "
+    "0 when it did not",
     "payment_reduction": _described("payment_reduction"),
     "earned_before_limit": "qualifying_savings x share_rate x (1 - payment_reduction)",
     "payment_limit_amount": f"payment_limit x budget: {_described('payment_limit')}",
     "earned": "earned_before_limit, at most payment_limit_amount",
     "mlr": "the minimum loss rate: a loss is shared when -savings_rate reaches it "
     "(two-sided terms)",
-    "loss_rate": "the share of a loss billed: fixed, or 1 - share_rate within [floor, ceiling]",
+    "loss_rate": "the share of a loss billed: fixed, 1 - share_rate, or 1 - the sliding-scale "
+    "rate, within [floor, ceiling]",
+    "loss_limit_amount": "the most a shared loss can be: the lower of loss_limit x budget and "
+    "revenue_loss_limit x revenue",
+    "relief_share": "the share of the shared loss forgiven after the loss limit",
+    "relief": "relief_share x the limited (and pro-rated) loss",
     "loss_adjustment": "relief on the shared loss (negative)",
     "final_payment": "earned - shared_loss (Chance: the actual payment, under the base terms)",
     "reason": "why the final payment is what it is: " + ", ".join(REASONS),

@@ -5,7 +5,9 @@ variation. A fixed rate, or a table by population size (person-years) in the for
 Medicare Shared Savings Program uses (42 CFR 425.604(b)): within a band the rate falls
 linearly from ``msr_at_min`` at ``min_population`` to ``msr_at_max`` at
 ``max_population``; between bands, and past the last, the band's ``msr_at_max`` holds;
-below the first band, its ``msr_at_min``.
+below the first band, its ``msr_at_min``. Or each practice's own rate (``assigned``), or
+its choice (``choice``): one of the fixed ``choices``, or the table (a blank rate), the
+table being forced below ``table_below_population``.
 """
 
 from __future__ import annotations
@@ -34,12 +36,20 @@ def msr_from_table(terms: MsrTerms, population: np.ndarray) -> np.ndarray:
 def minimum_savings_rate(
     terms: MsrTerms, population: np.ndarray, assigned: np.ndarray | None = None
 ) -> np.ndarray:
-    """Each practice's MSR under the config's rule (``assigned`` rates for kind 'assigned')."""
+    """Each practice's MSR under the config's rule (``assigned``: the summary's msr column,
+    each practice's own rate for kind 'assigned', its chosen fixed rate or NaN for the
+    table for kind 'choice')."""
     population = np.asarray(population, dtype=np.float64)
     if terms.kind == "fixed":
         return np.full(len(population), terms.rate)
     if terms.kind == "table":
         return msr_from_table(terms, population)
+    if terms.kind == "choice":
+        chosen = np.full(len(population), np.nan) if assigned is None else assigned
+        chosen = np.asarray(chosen, dtype=np.float64)
+        if terms.table_below_population is not None:
+            chosen = np.where(population < terms.table_below_population, np.nan, chosen)
+        return np.where(np.isnan(chosen), msr_from_table(terms, population), chosen)
     if assigned is None:
         raise ValueError("msr kind 'assigned' needs an msr column in the practice summary")
     return np.asarray(assigned, dtype=np.float64)

@@ -1,8 +1,8 @@
-"""Settling from practice-level summaries: actuaries' models and published settlements.
+"""Settling from practice-level summaries: one row per practice with its budget and costs.
 
-A row gives a practice's budget (or the baseline and member months to build it) and
-its final actual cost; the waterfall runs from there, with the practice's own MSR,
-loss limit and relief where the summary carries them (Medicare's public use files do).
+The same waterfall as the member-level settlement (``waterfall.settle_rows``), entered at
+step 4 (a budget) or 2 (a baseline to risk-adjust): how actuaries model a program and how
+published settlements such as Medicare's are reproduced (``totalcare_payments.mssp``).
 """
 
 from __future__ import annotations
@@ -33,8 +33,13 @@ def settle_summary(summary: pd.DataFrame, config: ProgramConfig, year: int) -> S
     ``baseline_pmpm`` and ``member_months`` (with ``avg_risk_score`` and ``baseline_risk``
     to risk-adjust it); ``population`` (person-years for the MSR table; else
     member_months / 12); quality_score (else 1.0) and met_quality_gate (else true);
-    ``msr`` for a practice's own assigned rate; ``loss_limit`` for a practice's own loss
-    limit (share of budget); ``loss_adjustment`` (relief, negative).
+    ``msr`` for a practice's own assigned rate (kind 'assigned') or its chosen fixed rate,
+    blank for the table (kind 'choice'); ``loss_limit`` for a practice's own loss limit
+    (share of budget); ``revenue`` for a revenue-based loss limit; ``met_alternative_quality``
+    and ``reduced_share_eligible`` (else false); ``terminated_month`` (the month, 1-12, its
+    participation ended during the year; blank or 0: in the program all year);
+    ``relief_share`` (its own share of losses forgiven; blank: the terms') and
+    ``loss_adjustment`` (relief in dollars, negative).
     actual_cost is the final cost: truncation and completion are not applied again.
     """
     terms = config.require_settlement()
@@ -45,7 +50,13 @@ def settle_summary(summary: pd.DataFrame, config: ProgramConfig, year: int) -> S
             return summary[name].astype("float64").fillna(default).to_numpy()
         return np.full(n, default)
 
+    def flag(name: str, default: bool) -> np.ndarray:
+        if name in summary.columns:
+            return summary[name].fillna(default).to_numpy(dtype=bool)
+        return np.full(n, default, dtype=bool)
+
     member_months = col("member_months", 0.0)
+    revenue = col("revenue", np.nan)
     population = col("population", np.nan)
     population = np.where(np.isnan(population), member_months / 12.0, population)
     default_tier = config.program.tiers[0]
@@ -67,9 +78,12 @@ def settle_summary(summary: pd.DataFrame, config: ProgramConfig, year: int) -> S
             "truncated_cents": np.zeros(n, dtype=np.int64),
             "ccf_cost_cents": np.zeros(n, dtype=np.int64),
             "quality_score": col("quality_score", 1.0),
-            "met_quality_gate": summary["met_quality_gate"].fillna(True).to_numpy(dtype=bool)
-            if "met_quality_gate" in summary.columns
-            else np.ones(n, dtype=bool),
+            "met_quality_gate": flag("met_quality_gate", True),
+            "met_alternative_quality": flag("met_alternative_quality", False),
+            "reduced_share_eligible": flag("reduced_share_eligible", False),
+            "revenue_cents": np.where(np.isnan(revenue), np.nan, to_cents(np.nan_to_num(revenue))),
+            "terminated_month": np.round(col("terminated_month", 0.0)).astype(np.int64),
+            "relief_share": col("relief_share", np.nan),
             "loss_adjustment_cents": to_cents(col("loss_adjustment", 0.0)),
         }
     )
@@ -100,6 +114,8 @@ def settle_summary(summary: pd.DataFrame, config: ProgramConfig, year: int) -> S
                 column="msr",
             )
         )
+    if terms.msr.kind == "choice" and assigned is not None:
+        _check_choices(summary, assigned, terms.msr.choices)
     msr, mlr = msr_and_mlr(terms, population, assigned)
     rows = rows.assign(msr=msr, mlr=mlr)
     if "loss_limit" in summary.columns:  # a practice's own loss limit, where it has one
@@ -110,3 +126,21 @@ def settle_summary(summary: pd.DataFrame, config: ProgramConfig, year: int) -> S
     return Settlement(
         year=year, practices=settled, control_totals=control_totals(settled), notes={}
     )
+
+
+def _check_choices(summary: pd.DataFrame, chosen: np.ndarray, choices: list[float]) -> None:
+    """Under msr kind 'choice', a practice's msr is one of the choices or blank (the table)."""
+    allowed = np.asarray(choices, dtype=np.float64)
+    ok = np.isnan(chosen) | np.isclose(chosen[:, None], allowed[None, :], rtol=0, atol=1e-9).any(1)
+    if not ok.all():
+        raise InputError(
+            Problem(
+                "practice_summary",
+                Reason.OUT_OF_RANGE,
+                "the config's msr kind is 'choice': a practice's msr is one of "
+                f"{', '.join(f'{c:g}' for c in choices)}, or blank for the table",
+                column="msr",
+                row_count=int((~ok).sum()),
+                examples=tuple(summary["practice_id"].astype(str).to_numpy()[~ok][:5]),
+            )
+        )

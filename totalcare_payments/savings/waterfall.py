@@ -10,14 +10,23 @@ Each step (DOMAIN.md, "Year-end shared savings") is a column of the result:
 5. ``actual_cost`` = (``claims_paid`` - ``truncated``) x ``completion_factor`` + ``ccf_cost``
 6. ``savings`` = budget - actual_cost; ``savings_rate`` = savings / budget
 7. ``msr``: savings count when savings_rate >= msr (``meets_msr``); ``qualifying_savings``
-   are all savings (first dollar) or those above msr x budget (net)
-8. quality: no share when the gate is missed or quality_score < min_score
-9. ``share_rate`` = savings_share_rate + quality_share_rate x quality_score, at most max_share_rate
+   are all savings (first dollar) or those above msr x budget (net); a practice flagged
+   reduced_share_eligible with savings below its msr shares all of them at
+   ``below_msr_share`` x its share_rate
+8. quality: the standard is missed when the gate is missed or quality_score < min_score;
+   a practice that misses it may meet the alternative standard (``met_alternative_quality``)
+9. ``share_rate``: the sliding scale, savings_share_rate + quality_share_rate x
+   quality_score, or the tier's full rate (``standard_sharing = "full_rate"``), at most
+   max_share_rate; the sliding scale for the alternative standard; 0 for neither
 10. ``earned`` = qualifying_savings x share_rate x (1 - payment_reduction), at most
-    ``payment_limit_amount`` = payment_limit x budget
-11. two-sided: when -savings_rate >= ``mlr``, ``shared_loss`` = loss x ``loss_rate``
-    (fixed, or 1 - share_rate clipped to [floor, ceiling]) up to loss_limit x budget,
-    less any ``loss_adjustment`` (relief)
+    ``payment_limit_amount`` = payment_limit x budget; nothing after a termination during
+    the year (``terminated_month``) unless the terms say so
+11. two-sided: when -savings_rate >= ``mlr``, loss x ``loss_rate`` (fixed, 1 - share_rate
+    or 1 - the sliding-scale rate, within [floor, ceiling]) up to ``loss_limit_amount`` =
+    the lower of loss_limit x budget and revenue_loss_limit x revenue; pro-rated by
+    terminated_month / 12 (none when it ended by losses_waived_through_month); less
+    ``relief`` = relief_share x that; plus ``loss_adjustment`` (dollars, negative): the
+    ``shared_loss``, never below 0
 12. ``final_payment`` = earned - shared_loss, and a ``reason`` code.
 
 The practice-level part (``settle_rows``, steps 6-12) takes its terms as one value per
@@ -65,13 +74,18 @@ SETTLEMENT_COLUMNS = [
     "qualifying_savings_cents",
     "quality_score",
     "met_quality_gate",
+    "met_alternative_quality",
     "share_rate",
     "payment_reduction",
     "earned_before_limit_cents",
     "payment_limit_amount_cents",
     "earned_cents",
+    "terminated_month",
     "mlr",
     "loss_rate",
+    "loss_limit_amount_cents",
+    "relief_share",
+    "relief_cents",
     "loss_adjustment_cents",
     "shared_loss_cents",
     "final_payment_cents",
@@ -92,10 +106,13 @@ def row_terms(config: ProgramConfig, tiers: pd.Series, year: int) -> dict[str, n
     trend = round_half_up((1.0 + terms.annual_trend) ** (year - terms.baseline_year), 6)
     tier_code, tier_names = pd.factorize(tiers)
 
-    def by_tier(rates: dict[str, float]) -> np.ndarray:
-        per_tier = np.array([rates.get(str(t), 0.0) for t in tier_names] + [0.0])
-        return per_tier[tier_code]  # code -1 (no tier) takes the trailing 0.0
+    def by_tier(rates: dict[str, float], default: float = 0.0) -> np.ndarray:
+        per_tier = np.array([rates.get(str(t), default) for t in tier_names] + [default])
+        return per_tier[tier_code]  # code -1 (no tier) takes the trailing default
 
+    losses = terms.losses
+    loss_rate = losses.loss_rate
+    no_revenue_limit = np.nan if losses.revenue_loss_limit is None else losses.revenue_loss_limit
     return {
         "trend_factor": full(n, float(trend)),
         "risk_ratio_min": full(n, terms.risk_ratio_min or 0.0),
@@ -107,17 +124,22 @@ def row_terms(config: ProgramConfig, tiers: pd.Series, year: int) -> dict[str, n
         "max_share_rate": full(n, config.program.max_share_rate),
         "quality_gate": full(n, terms.quality.gate),
         "min_quality_score": full(n, terms.quality.min_score),
+        "standard_full_rate": full(n, terms.quality.standard_sharing_for(year) == "full_rate"),
+        "alternative_sliding_scale": full(n, terms.quality.alternative_sharing == "sliding_scale"),
+        "below_msr_share": full(n, sharing.below_msr_share),
         "net_sharing": full(n, terms.msr.sharing == "net"),
         "payment_reduction": full(n, terms.payment_reduction_for(year)),
         "payment_limit": full(n, terms.payment_limit),
-        "losses_enabled": full(n, terms.losses.enabled),
-        "loss_rate_fixed": full(
-            n,
-            np.nan if terms.losses.loss_rate == "one_minus_share_rate" else terms.losses.loss_rate,
-        ),
-        "loss_rate_floor": full(n, terms.losses.loss_rate_floor),
-        "loss_rate_ceiling": full(n, terms.losses.loss_rate_ceiling),
-        "loss_limit": full(n, terms.losses.loss_limit),
+        "termination_earns_savings": full(n, terms.termination.earns_savings),
+        "losses_waived_through_month": full(n, terms.termination.losses_waived_through_month),
+        "losses_enabled": full(n, losses.enabled),
+        "loss_rate_fixed": full(n, np.nan if isinstance(loss_rate, str) else loss_rate),
+        "loss_rate_from_quality": full(n, loss_rate == "one_minus_rate_times_quality"),
+        "loss_rate_floor": full(n, losses.loss_rate_floor),
+        "loss_rate_ceiling": full(n, losses.loss_rate_ceiling),
+        "loss_limit": by_tier(losses.loss_limit_by_tier, losses.loss_limit),
+        "revenue_loss_limit": by_tier(losses.revenue_loss_limit_by_tier, no_revenue_limit),
+        "relief_share": full(n, losses.relief_share_for(year)),
     }
 
 
@@ -141,8 +163,18 @@ def settle_rows(rows: pd.DataFrame, t: dict[str, np.ndarray]) -> pd.DataFrame:
     """Steps 6-12 of the waterfall, vectorized over rows (practices, or scenarios x practices).
 
     ``rows`` needs budget_cents, actual_cost_cents, msr, mlr, quality_score,
-    met_quality_gate and loss_adjustment_cents; ``t`` holds one term value per row.
+    met_quality_gate and loss_adjustment_cents; it may have met_alternative_quality and
+    reduced_share_eligible (else false), revenue_cents (NaN or absent: no revenue figure),
+    terminated_month (0 or absent: in the program all year) and relief_share (NaN or
+    absent: the terms'). ``t`` holds one term value per row.
     """
+    n = len(rows)
+
+    def optional(name: str, default: float, dtype: type) -> np.ndarray:
+        if name in rows.columns:
+            return rows[name].to_numpy(dtype=dtype)
+        return np.full(n, default, dtype=dtype)
+
     budget = rows["budget_cents"].to_numpy(dtype=np.int64)
     actual = rows["actual_cost_cents"].to_numpy(dtype=np.int64)
     msr = rows["msr"].to_numpy(dtype=np.float64)
@@ -150,36 +182,64 @@ def settle_rows(rows: pd.DataFrame, t: dict[str, np.ndarray]) -> pd.DataFrame:
     quality = rows["quality_score"].to_numpy(dtype=np.float64)
     met_gate = rows["met_quality_gate"].to_numpy(dtype=bool)
     adjustment = rows["loss_adjustment_cents"].to_numpy(dtype=np.int64)
+    met_alternative = optional("met_alternative_quality", False, bool)
+    eligible = optional("reduced_share_eligible", False, bool)
+    revenue = optional("revenue_cents", np.nan, np.float64)
+    terminated_month = optional("terminated_month", 0, np.int64)
+    own_relief = optional("relief_share", np.nan, np.float64)
 
     savings = budget - actual
     with np.errstate(invalid="ignore", divide="ignore"):
         savings_rate = np.where(budget != 0, savings / np.where(budget != 0, budget, 1), 0.0)
     meets = (savings > 0) & (savings_rate >= msr)
+    below_msr = eligible & (savings > 0) & ~meets & (t["below_msr_share"] > 0)
+    shares = meets | below_msr
     qualifying = np.where(
-        meets, np.where(t["net_sharing"], savings - to_cents(msr * budget / 100.0), savings), 0
+        meets,
+        np.where(t["net_sharing"], savings - to_cents(msr * budget / 100.0), savings),
+        np.where(below_msr, savings, 0),
     )
-    gate_failed = (t["quality_gate"] & ~met_gate) | (quality < t["min_quality_score"])
-    share_rate = np.minimum(
+    missed_standard = (t["quality_gate"] & ~met_gate) | (quality < t["min_quality_score"])
+    alternative = missed_standard & t["alternative_sliding_scale"] & met_alternative
+    gate_failed = missed_standard & ~alternative
+    sliding_scale = np.minimum(
         t["savings_share_rate"] + t["quality_share_rate"] * quality, t["max_share_rate"]
     )
+    full_rate = np.minimum(t["savings_share_rate"] + t["quality_share_rate"], t["max_share_rate"])
+    share_rate = np.where(t["standard_full_rate"] & ~missed_standard, full_rate, sliding_scale)
     share_rate = np.where(gate_failed, 0.0, share_rate)
+    share_rate = np.where(below_msr, share_rate * t["below_msr_share"], share_rate)
     before_limit = to_cents(qualifying / 100.0 * share_rate * (1.0 - t["payment_reduction"]))
     limit = to_cents(t["payment_limit"] * budget / 100.0)
-    earned = np.minimum(before_limit, limit)
+    terminated = terminated_month > 0
+    forfeited = terminated & ~t["termination_earns_savings"]
+    earned = np.where(shares & ~forfeited, np.minimum(before_limit, limit), 0)
 
     in_loss = t["losses_enabled"] & (savings < 0) & (-savings_rate >= mlr)
+    quality_rate = np.where(gate_failed, 0.0, sliding_scale)  # 0: neither standard met
+    formula = 1.0 - np.where(t["loss_rate_from_quality"], quality_rate, share_rate)
     loss_rate = np.where(
         np.isnan(t["loss_rate_fixed"]),
-        np.clip(1.0 - share_rate, t["loss_rate_floor"], t["loss_rate_ceiling"]),
+        np.clip(formula, t["loss_rate_floor"], t["loss_rate_ceiling"]),
         t["loss_rate_fixed"],
     )
     loss_rate = np.where(in_loss, loss_rate, 0.0)
     loss_limit = to_cents(t["loss_limit"] * budget / 100.0)
+    by_revenue = ~np.isnan(revenue) & ~np.isnan(t["revenue_loss_limit"])
+    revenue_limit = to_cents(
+        np.where(by_revenue, np.nan_to_num(t["revenue_loss_limit"] * revenue), 0.0) / 100.0
+    )
+    loss_limit = np.where(by_revenue, np.minimum(loss_limit, revenue_limit), loss_limit)
     loss_before_limit = to_cents(-savings / 100.0 * loss_rate)
     loss_capped = in_loss & (loss_before_limit > loss_limit)
-    shared_loss = np.where(
-        in_loss, np.maximum(np.minimum(loss_before_limit, loss_limit) + adjustment, 0), 0
-    )
+    limited = np.minimum(loss_before_limit, loss_limit)
+    # a termination during the year: losses x months in the program / 12, none by the cutoff
+    waived = terminated & (terminated_month <= t["losses_waived_through_month"])
+    prorated = np.where(terminated, to_cents(limited / 100.0 * terminated_month / 12.0), limited)
+    prorated = np.where(waived, 0, prorated)
+    relief_share = np.where(np.isnan(own_relief), t["relief_share"], own_relief)
+    relief = np.where(in_loss, to_cents(prorated / 100.0 * relief_share), 0)
+    shared_loss = np.where(in_loss, np.maximum(prorated - relief + adjustment, 0), 0)
     final = earned - shared_loss
 
     reason = np.select(
@@ -187,9 +247,11 @@ def settle_rows(rows: pd.DataFrame, t: dict[str, np.ndarray]) -> pd.DataFrame:
             in_loss & loss_capped,
             in_loss,
             savings <= 0,
-            ~meets,
+            ~shares,
             gate_failed,
+            forfeited,
             before_limit > limit,
+            below_msr,
         ],
         [
             Reason.LOSS_CAPPED.value,
@@ -197,7 +259,9 @@ def settle_rows(rows: pd.DataFrame, t: dict[str, np.ndarray]) -> pd.DataFrame:
             Reason.NO_SAVINGS.value,
             Reason.BELOW_MSR.value,
             Reason.QUALITY_GATE.value,
+            Reason.TERMINATED.value,
             Reason.CAPPED.value,
+            Reason.PAID_BELOW_MSR.value,
         ],
         default=Reason.PAID.value,
     )
@@ -206,12 +270,17 @@ def settle_rows(rows: pd.DataFrame, t: dict[str, np.ndarray]) -> pd.DataFrame:
         savings_rate=savings_rate,
         meets_msr=meets,
         qualifying_savings_cents=qualifying.astype(np.int64),
+        met_alternative_quality=met_alternative,
         share_rate=share_rate,
         payment_reduction=t["payment_reduction"],
-        earned_before_limit_cents=np.where(meets, before_limit, 0).astype(np.int64),
+        earned_before_limit_cents=np.where(shares, before_limit, 0).astype(np.int64),
         payment_limit_amount_cents=limit,
-        earned_cents=np.where(meets, earned, 0).astype(np.int64),
+        earned_cents=earned.astype(np.int64),
+        terminated_month=terminated_month,
         loss_rate=loss_rate,
+        loss_limit_amount_cents=loss_limit.astype(np.int64),
+        relief_share=relief_share,
+        relief_cents=relief.astype(np.int64),
         shared_loss_cents=shared_loss.astype(np.int64),
         final_payment_cents=final.astype(np.int64),
         reason=reason,

@@ -124,7 +124,10 @@ def link_attribution(attribution: Table, practices: Table) -> tuple[Table, Membe
     frame = attribution.frame
     practice = codes_in(frame["practice_id"], pd.Index(practices.frame["practice_id"]))
     attribution = attribution.reject_rows(
-        practice < 0, Reason.UNKNOWN_PRACTICE, "practice_id", "practice_id is not in practices"
+        practice < 0,
+        Reason.UNKNOWN_PRACTICE,
+        "practice_id",
+        "practice_id is not in practices, or its row there was rejected",
     )
     if len(attribution.frame) < len(frame):
         practice = practice[practice >= 0]

@@ -19,15 +19,24 @@ from .audit import file_sha256, tool_version
 from .ccf import CcfBatch, compute_ccf
 from .config import ProgramConfig
 from .errors import InputError, OutputError, OutputExistsError
+from .gates import (
+    empty_tables,
+    gates_json,
+    member_gates,
+    rejected_rows,
+    require_passed,
+    settlement_gates,
+)
 from .inputs import schema
 from .inputs.checks import Table
 from .inputs.policy import all_rejects_of, enforce_policy, rejection_problems
 from .inputs.read import read_table
 from .inputs.readahead import ReadAhead
+from .money import to_cents
 from .outputs.manifest import base_manifest, input_manifest, totals_json
 from .outputs.publish import check_destination, publish, run_record
 from .outputs.tables import MANIFEST, write_json, write_table
-from .periods import format_period
+from .periods import format_period, year_periods
 from .program import Program, load_program
 from .savings.summary import settle_summary
 from .savings.waterfall import Settlement
@@ -119,11 +128,15 @@ def run_ccf(
     progress("Reading inputs")
     program = _program(data, config, paths=paths, ahead=ahead)
     progress("Computing fees")
+    gates = require_passed(empty_tables(program.tables(), config.checks))
+    rejects = enforce_policy(program.tables(), strict=strict)  # before any cascade it causes
+    gates += require_passed(rejected_rows(program.tables(), config.checks, strict=strict), gates)
     batch = compute_ccf(program, config, months)
-    rejects = enforce_policy(program.tables(), strict=strict)
+    gates += require_passed(member_gates(program, config, batch.periods, settlement=False), gates)
     manifest = base_manifest("ccf", config)
     manifest["months"] = [format_period(p) for p in batch.periods]
     manifest["inputs"] = input_manifest(program.tables(), batch.uses)
+    manifest["gates"] = gates_json(gates)
     manifest["notes"] = {"members_defaulted_score": batch.members_defaulted}
     manifest["control_totals"] = totals_json(batch.control_totals)
     progress("Writing payment file")
@@ -158,12 +171,14 @@ def run_settlement(
     if summary is not None:
         table = read_table(summary, schema.PRACTICE_SUMMARY)
         tables: list[Table] = [table]
+        gates = require_passed(empty_tables(tables, config.checks))
         rejects = all_rejects_of(tables)
         if len(rejects):
             raise InputError(rejection_problems(rejects, {table.name: table.path}))
         progress("Settling")
         settlement = settle_summary(table.frame, config, year)
         manifest["inputs"] = input_manifest(tables)
+        manifest["gates"] = gates_json(gates)
     else:
         if data is None:
             raise InputError("give a data folder (--data) or a practice summary (--summary)")
@@ -171,9 +186,22 @@ def run_settlement(
             data, config, with_claims=True, with_quality=True, paths=paths, ahead=ahead
         )
         progress("Settling")
-        settlement = compute_settlement(program, config, year)
+        gates = require_passed(empty_tables(program.tables(), config.checks))
         rejects = enforce_policy(program.tables(), strict=strict)
+        gates += require_passed(rejected_rows(program.tables(), config.checks, strict=strict), gates)
+        settlement = compute_settlement(program, config, year)
+        claims = settlement.practices["claims_paid_cents"] + settlement.practices["truncated_cents"]
+        gates += require_passed(
+            settlement_gates(
+                program,
+                config,
+                year_periods(year),
+                settlement.practices.assign(claims_cents=claims),
+            ),
+            gates,
+        )
         manifest["inputs"] = input_manifest(program.tables(), settlement.uses)
+        manifest["gates"] = gates_json(gates)
     manifest["notes"] = settlement.notes
     manifest["control_totals"] = totals_json(settlement.control_totals)
     progress("Writing settlement")
@@ -252,8 +280,17 @@ def run_scenario_study(
     timings["read_inputs"] = time.perf_counter() - start
     progress("Member-level work (attribution, risk, claims)")
     start = time.perf_counter()
-    performance = performance_year(program, config, year, with_ccf=True)
+    gates = require_passed(empty_tables(program.tables(), config.checks))
     rejects = enforce_policy(program.tables(), strict=strict)
+    gates += require_passed(rejected_rows(program.tables(), config.checks, strict=strict), gates)
+    performance = performance_year(program, config, year, with_ccf=True)
+    claims = to_cents(performance.costs.claims_by_practice[performance.active])
+    gates += require_passed(
+        settlement_gates(
+            program, config, year_periods(year), performance.practices.assign(claims_cents=claims)
+        ),
+        gates,
+    )
     timings["performance_year"] = time.perf_counter() - start
     progress(f"Settling {len(plan.scenarios):,} scenarios")
     facts: dict[str, object] = {
@@ -299,6 +336,7 @@ def run_scenario_study(
     }
     manifest["chance"] = {"draws": draws, "seed": seed}
     manifest["inputs"] = input_manifest(program.tables(), performance.uses)
+    manifest["gates"] = gates_json(gates)
     manifest["notes"] = performance.notes
 
     tables: dict[str, tuple[pd.DataFrame, bool]] = {

@@ -15,16 +15,17 @@ returned again when asked for again (``member_months``, ``member_scores``,
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from .attribution import MemberIndex, MemberMonths, attributed_member_months, link_attribution
-from .config import ProgramConfig, RiskTerms
+from .config import ColumnFormat, ProgramConfig, RiskTerms
 from .errors import InputError, Problem
 from .inputs import schema
 from .inputs.checks import Table, check_table
@@ -120,12 +121,14 @@ def _link_scores(risk_scores: Table, members: MemberIndex, config: ProgramConfig
 
 def link_claims(claims: Table, members: MemberIndex) -> Table:
     """The checked claims with their members coded: ``member_code`` (-1 for a member never
-    attributed), ``period`` (the service month) and ``paid_amount``."""
+    attributed), ``period`` (the service month) and ``paid_amount``; ``unlinked_ids``
+    keeps a few of the member ids that matched no member, as written."""
     frame = claims.frame
-    return claims.with_frame(
+    codes = members.codes(frame["member_id"])
+    linked = claims.with_frame(
         pd.DataFrame(
             {
-                "member_code": members.codes(frame["member_id"]),
+                "member_code": codes,
                 "period": frame["period"].array,  # row groups' arrays, as checked
                 "paid_amount": frame["paid_amount"].array,
             },
@@ -133,6 +136,20 @@ def link_claims(claims: Table, members: MemberIndex) -> Table:
             copy=False,
         )
     )
+    return replace(linked, unlinked_ids=_unlinked_ids(frame["member_id"], codes))
+
+
+#: How many of a file's unmatched member ids are kept for a gate's examples.
+UNLINKED_KEPT = 2_000
+
+
+def _unlinked_ids(ids: pd.Series, codes: np.ndarray) -> tuple[str, ...]:
+    """Up to ``UNLINKED_KEPT`` distinct ids whose code is -1, as text (none: nothing read)."""
+    unmatched = codes < 0
+    if not unmatched.any():
+        return ()
+    values = pd.unique(ids[unmatched].astype("string").to_numpy())
+    return tuple(str(v) for v in values[:UNLINKED_KEPT])
 
 
 def link_program(
@@ -167,13 +184,20 @@ def program_from_frames(
     quality: pd.DataFrame | None = None,
 ) -> Program:
     """Notebook entry: a program from in-memory DataFrames, with the same checks as files."""
+    formats = config.inputs
     return link_program(
         config,
-        practices=check_table(practices, schema.PRACTICES),
-        attribution=check_table(attribution, schema.ATTRIBUTION),
-        risk_scores=check_table(risk_scores, _risk_spec(config)),
-        claims=None if claims is None else check_claims([(1, claims)]),
-        quality=None if quality is None else check_table(quality, schema.QUALITY),
+        practices=check_table(practices, schema.PRACTICES, formats=formats.of("practices")),
+        attribution=check_table(
+            attribution, schema.ATTRIBUTION, formats=formats.of("attribution")
+        ),
+        risk_scores=check_table(
+            risk_scores, _risk_spec(config), formats=formats.of("risk_scores")
+        ),
+        claims=None if claims is None else check_claims([(1, claims)], formats=formats.of("claims")),
+        quality=None
+        if quality is None
+        else check_table(quality, schema.QUALITY, formats=formats.of("quality")),
     )
 
 
@@ -192,12 +216,15 @@ def load_program(
 ) -> Program:
     """Read a program's tables from a data folder (conventional names), each path overridable.
 
-    Raises ``InputError`` listing every file-level problem (missing files and columns) at
-    once. ``ahead``: a read-ahead already decoding some of these files.
+    ``with_claims`` reads what a settlement needs besides: the claims and the practices'
+    baseline columns (a month's CCF reads neither, so a problem there never stops its
+    fees); ``with_quality`` the quality file. Raises ``InputError`` listing every
+    file-level problem (missing files and columns) at once. ``ahead``: a read-ahead
+    already decoding some of these files.
     """
     folder = Path(data_dir) if data_dir is not None else Path(".")
     specs: list[tuple[str, TableSpec, str | Path | None]] = [
-        ("practices", schema.PRACTICES, practices),
+        ("practices", schema.PRACTICES if with_claims else schema.PRACTICES_FOR_CCF, practices),
         ("attribution", schema.ATTRIBUTION, attribution),
         ("risk_scores", _risk_spec(config), risk_scores),
     ]
@@ -210,7 +237,17 @@ def load_program(
     paths = {}
     for key, spec, override in specs:
         path = Path(override) if override is not None else find_table(folder, spec.stem)
-        if override is None and not path.exists():
+        both = [folder / f"{spec.stem}{suffix}" for suffix in (".parquet", ".csv")]
+        if override is None and all(p.exists() for p in both):
+            problems.append(
+                Problem(
+                    spec.name,
+                    Reason.TWO_FORMATS,
+                    f"{folder}: both {both[0].name} and {both[1].name} are there; remove the "
+                    f"one that is not current, or name the file with --{key.replace('_', '-')}",
+                )
+            )
+        elif override is None and not path.exists():
             problems.append(
                 Problem(
                     spec.name,
@@ -228,7 +265,9 @@ def load_program(
         # are read, checked and linked; the claims' members are coded there too, as soon
         # as attribution has given the program's members.
         claims_read = (
-            background.submit(_read_and_link_claims, paths["claims"], handover, ahead)
+            background.submit(
+                _read_and_link_claims, paths["claims"], handover, ahead, config.inputs.of("claims")
+            )
             if "claims" in paths
             else None
         )
@@ -236,7 +275,7 @@ def load_program(
             for key, spec, _ in specs:
                 if key in paths and key != "claims":
                     try:
-                        tables[key] = read_table(paths[key], spec, ahead)
+                        tables[key] = read_table(paths[key], spec, ahead, config.inputs.of(key))
                     except InputError as exc:
                         problems.extend(exc.problems)
             if not problems:
@@ -294,10 +333,13 @@ class _Handover:
 
 
 def _read_and_link_claims(
-    path: Path, members: _Handover, ahead: ReadAhead | None
+    path: Path,
+    members: _Handover,
+    ahead: ReadAhead | None,
+    formats: Mapping[str, ColumnFormat],
 ) -> tuple[Table, bool]:
     """Read and check the claims, then code their members when the program's are given."""
-    claims = read_claims(path, ahead)
+    claims = read_claims(path, ahead, formats)
     index = members.wait()
     if index is None:
         return claims, False

@@ -39,6 +39,7 @@ class Reason(StrEnum):
     NOT_ATTRIBUTED = "NOT_ATTRIBUTED"
     # whole files and the program
     MISSING_FILE = "MISSING_FILE"
+    TWO_FORMATS = "TWO_FORMATS"
     MISSING_COLUMN = "MISSING_COLUMN"
     UNREADABLE = "UNREADABLE"
     UNSUPPORTED_FORMAT = "UNSUPPORTED_FORMAT"
@@ -46,6 +47,14 @@ class Reason(StrEnum):
     MISSING_SCORE = "MISSING_SCORE"
     MONTH_NOT_IN_DATA = "MONTH_NOT_IN_DATA"
     NO_MEMBER_MONTHS = "NO_MEMBER_MONTHS"
+    # data-quality gates ([checks]): the inputs as a whole cannot be trusted to pay from
+    EMPTY_TABLE = "EMPTY_TABLE"
+    TOO_MANY_REJECTED = "TOO_MANY_REJECTED"
+    TOO_MANY_UNSCORED = "TOO_MANY_UNSCORED"
+    MEMBER_IDS_NOT_MATCHED = "MEMBER_IDS_NOT_MATCHED"
+    CLAIMS_OUTSIDE_PERIOD = "CLAIMS_OUTSIDE_PERIOD"
+    PERIOD_NOT_COVERED = "PERIOD_NOT_COVERED"
+    PRACTICE_WITHOUT_CLAIMS = "PRACTICE_WITHOUT_CLAIMS"
     # settlement outcomes
     PAID = "PAID"
     CAPPED = "CAPPED"
@@ -104,6 +113,10 @@ _DESCRIPTIONS: dict[Reason, tuple[ReasonKind, str]] = {
         "a row of a member or practice not attributed in the run's months",
     ),
     Reason.MISSING_FILE: ("input", "an input file that is not there"),
+    Reason.TWO_FORMATS: (
+        "input",
+        "a table found in the data folder as both .parquet and .csv: which one is right?",
+    ),
     Reason.MISSING_COLUMN: ("input", "a required column that the file does not have"),
     Reason.UNREADABLE: ("input", "a file that cannot be read as its format"),
     Reason.UNSUPPORTED_FORMAT: ("input", "a file that is neither Parquet nor CSV"),
@@ -114,6 +127,41 @@ _DESCRIPTIONS: dict[Reason, tuple[ReasonKind, str]] = {
     ),
     Reason.MONTH_NOT_IN_DATA: ("input", "a month to pay that the attribution file does not cover"),
     Reason.NO_MEMBER_MONTHS: ("input", "a year to settle without attributed member-months"),
+    Reason.EMPTY_TABLE: (
+        "input",
+        "an input table with fewer rows left after its checks than checks.min_table_rows "
+        "(an empty or header-only file, or one whose every row was rejected)",
+    ),
+    Reason.TOO_MANY_REJECTED: (
+        "input",
+        "an input table with a larger share of rejected rows than checks.max_rejected_share",
+    ),
+    Reason.TOO_MANY_UNSCORED: (
+        "input",
+        "a larger share of the run's attributed members without a risk score than "
+        "checks.max_unscored_share",
+    ),
+    Reason.MEMBER_IDS_NOT_MATCHED: (
+        "input",
+        "a smaller share of the run's attributed members found in the risk scores or the "
+        "claims than checks.min_members_in_risk_scores or checks.min_members_in_claims: "
+        "the files' member ids do not match (the message shows ids that almost match)",
+    ),
+    Reason.CLAIMS_OUTSIDE_PERIOD: (
+        "input",
+        "a larger share of claim lines with a service month outside the year settled than "
+        "checks.max_claims_outside_period_share (a claims extract of the wrong year)",
+    ),
+    Reason.PERIOD_NOT_COVERED: (
+        "input",
+        "more months of the year with attributed member-months but no claim lines than "
+        "checks.max_months_without_claims",
+    ),
+    Reason.PRACTICE_WITHOUT_CLAIMS: (
+        "input",
+        "more practices with attributed member-months but no paid claims in the year than "
+        "checks.max_practices_without_claims",
+    ),
     Reason.PAID: ("outcome", "savings met the MSR and the share was paid"),
     Reason.CAPPED: ("outcome", "paid, limited by the performance payment limit"),
     Reason.BELOW_MSR: ("outcome", "savings, but the savings rate is below the MSR"),

@@ -153,6 +153,7 @@ def test_readme_table_lists_what_the_tests_check():
         "UNREADABLE",  # test_robustness: non-UTF-8 CSV, truncated Parquet
         "MISSING_SCORE",  # test_missing_score_gets_the_default_and_is_counted
         "MONTH_NOT_IN_DATA",  # test_bad_input.test_month_outside_the_data
+        "TWO_FORMATS",  # test_feeds.test_a_table_in_two_formats_names_both_files
         *WHOLE_RUN_CASES,
     }
     assert listed == tested

@@ -184,6 +184,9 @@ def settle(
         Path | None,
         typer.Option("--out", "-o", help="Output folder. Default: out/settlement-YEAR."),
     ] = None,
+    practices: FileOpt = None,
+    attribution: FileOpt = None,
+    risk_scores: FileOpt = None,
     claims: FileOpt = None,
     quality: FileOpt = None,
     force: ForceOpt = False,
@@ -198,7 +201,7 @@ def settle(
     """
     with boundary():
         ahead = (
-            read_ahead(data, with_claims=True, attribution=None, claims=claims)
+            read_ahead(data, with_claims=True, attribution=attribution, claims=claims)
             if summary is None
             else None
         )
@@ -217,7 +220,13 @@ def settle(
                 summary=summary,
                 force=force,
                 strict=strict,
-                paths={"claims": claims, "quality": quality},
+                paths={
+                    "practices": practices,
+                    "attribution": attribution,
+                    "risk_scores": risk_scores,
+                    "claims": claims,
+                    "quality": quality,
+                },
                 progress=step,
                 ahead=ahead,
             )

@@ -213,7 +213,7 @@ def show_settlement(
 
 
 def interrupted() -> None:
-    err.print(f"Interrupted (exit {EXIT_INTERRUPTED}): nothing was written", highlight=False)
+    err.print(f"Interrupted (exit {EXIT_INTERRUPTED}): no partial output is left", highlight=False)
 
 
 def show_generated(rows: dict[str, int], paths: dict[str, Path]) -> None:

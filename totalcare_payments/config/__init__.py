@@ -7,6 +7,9 @@ a shipped preset; ``parse_config(dict)`` a mapping built in code.
 from .load import DEFAULT_PRESET, load_config, parse_config, preset, preset_names, preset_text
 from .terms import (
     CcfTerms,
+    CheckTerms,
+    ColumnFormat,
+    InputFormats,
     LinearRate,
     LossTerms,
     MemberTiers,
@@ -26,6 +29,9 @@ from .terms import (
 __all__ = [
     "DEFAULT_PRESET",
     "CcfTerms",
+    "CheckTerms",
+    "ColumnFormat",
+    "InputFormats",
     "LinearRate",
     "LossTerms",
     "MemberTiers",

@@ -374,6 +374,199 @@ class SettlementTerms(_Section):
         return self.payment_reduction_by_year.get(str(year), self.payment_reduction)
 
 
+IdNormalization = Literal["strip_leading_zeros", "uppercase"]
+
+
+class ColumnFormat(_Section):
+    """How one column of an input file is written, where it is not the contract's default.
+
+    Declared per file and column (``[inputs.claims] claim_start_date = { format =
+    "%m/%d/%Y" }``): a value is read by the declaration or rejected with the format it was
+    expected in. Nothing is guessed: a value that two declared formats read differently is
+    rejected as ambiguous.
+    """
+
+    format: str | list[str] | None = Field(
+        default=None,
+        description="Dates and months: the strptime format(s) the values are written in, e.g. "
+        "'%m/%d/%Y', '%m/%d/%y', '%Y%m' or ['%Y-%m-%d', '%m/%d/%Y'] for a file that mixes two. "
+        "Default: YYYY-MM-DD for dates, YYYY-MM for months.",
+    )
+    thousands: str | None = Field(
+        default=None,
+        description="Numbers: the thousands separator written in them, removed before reading "
+        "('1,234.56' with thousands = ',').",
+    )
+    currency: str | None = Field(
+        default=None,
+        description="Numbers: a currency sign written before or after them, removed before "
+        "reading ('$1,234.56' with currency = '$').",
+    )
+    percent: bool = Field(
+        default=False,
+        description="Numbers: the values are percentages (74.34 or '74.34%' means 0.7434).",
+    )
+    ids: list[IdNormalization] = Field(
+        default_factory=list,
+        description="Identifiers: how to normalize them before they are matched across files: "
+        "'strip_leading_zeros' ('00100000000' is '100000000'), 'uppercase' ('p0001' is 'P0001').",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ColumnFormat:
+        formats = [self.format] if isinstance(self.format, str) else list(self.format or [])
+        if any(not f or "%" not in f for f in formats):
+            raise ValueError(f"format {self.format!r} is not a strptime format such as '%m/%d/%Y'")
+        if self.thousands is not None and self.thousands in ("", "."):
+            raise ValueError("thousands must be a separator such as ',' or ' ' (not '.' or empty)")
+        return self
+
+    @property
+    def formats(self) -> list[str]:
+        return [self.format] if isinstance(self.format, str) else list(self.format or [])
+
+
+#: The input files a program reads, by table name, as ``[inputs.<table>]`` sections name them.
+INPUT_TABLES = ("practices", "attribution", "risk_scores", "claims", "quality")
+
+
+class InputFormats(_Section):
+    """``[inputs.<table>]``: how each input file's columns are written, where they differ
+    from the contract (dates, months, money, percentages, identifiers)."""
+
+    practices: dict[str, ColumnFormat] = Field(default_factory=dict)
+    attribution: dict[str, ColumnFormat] = Field(default_factory=dict)
+    risk_scores: dict[str, ColumnFormat] = Field(default_factory=dict)
+    claims: dict[str, ColumnFormat] = Field(default_factory=dict)
+    quality: dict[str, ColumnFormat] = Field(default_factory=dict)
+
+    def of(self, table: str) -> dict[str, ColumnFormat]:
+        """The declared formats of one table's columns (none for a table not listed)."""
+        formats: dict[str, ColumnFormat] = getattr(self, table, {})
+        return formats
+
+
+class CheckTerms(_Section):
+    """``[checks]``: the data-quality gates every run that reads member-level data passes
+    before it pays anything. A gate that fails stops the run (exit 2) naming the file, what
+    it saw and the limit; nothing is written.
+
+    A limit looser than its default needs its reason, in ``[checks.relaxed]`` under the
+    same key (``max_rejected_share = 0.02`` with ``[checks.relaxed] max_rejected_share =
+    "vendor resends scores monthly"``); the manifest records it with the gate.
+    """
+
+    min_table_rows: Annotated[int, Field(ge=0)] = Field(
+        default=1,
+        description=(
+            "The fewest rows each input table the run reads must have left after its "
+            "checks: an empty or header-only file, or one whose every row was rejected, "
+            "stops the run (EMPTY_TABLE)."
+        ),
+    )
+    max_rejected_share: Rate = Field(
+        default=0.001,
+        description=(
+            "The largest share of an input table's rows that may be rejected (0.001 = 0.1%); "
+            "beyond it the file is not trusted to pay from (TOO_MANY_REJECTED). --strict "
+            "allows no rejected row at all."
+        ),
+    )
+    max_unscored_share: Rate = Field(
+        default=0.05,
+        description=(
+            "The largest share of the run's attributed members that may have no risk score "
+            "and be paid at risk.default_score (TOO_MANY_UNSCORED)."
+        ),
+    )
+    min_members_in_risk_scores: Rate = Field(
+        default=0.5,
+        description=(
+            "The smallest share of the run's attributed members whose member id the risk "
+            "score file must have: below it the two files' ids do not match, and the "
+            "message shows ids that almost match (MEMBER_IDS_NOT_MATCHED)."
+        ),
+    )
+    min_members_in_claims: Rate = Field(
+        default=0.5,
+        description=(
+            "The smallest share of the year's attributed members with at least one claim "
+            "line, whatever its date: below it the files' ids do not match "
+            "(MEMBER_IDS_NOT_MATCHED). Settlement only."
+        ),
+    )
+    max_claims_outside_period_share: Rate = Field(
+        default=0.10,
+        description=(
+            "The largest share of claim lines whose service month is outside the year "
+            "settled: beyond it the extract is of the wrong year (CLAIMS_OUTSIDE_PERIOD). "
+            "Settlement only."
+        ),
+    )
+    max_months_without_claims: Annotated[int, Field(ge=0, le=12)] = Field(
+        default=0,
+        description=(
+            "How many months of the year settled may have attributed member-months but "
+            "no claim line at all (PERIOD_NOT_COVERED). Settlement only."
+        ),
+    )
+    max_practices_without_claims: Annotated[int, Field(ge=0)] = Field(
+        default=0,
+        description=(
+            "How many practices with attributed member-months in the year may have no paid "
+            "claims (net $0.00): such a practice would show its whole budget as savings "
+            "(PRACTICE_WITHOUT_CLAIMS). Settlement only."
+        ),
+    )
+    relaxed: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Why a limit is looser than its default, by the limit's key: required for "
+            "every loosened limit, recorded in the manifest's gates."
+        ),
+    )
+
+    @classmethod
+    def gate_keys(cls) -> list[str]:
+        """The keys of the gates' limits, in the order the gates run."""
+        return [name for name in cls.model_fields if name != "relaxed"]
+
+    def limit(self, key: str) -> float:
+        value: float = getattr(self, key)
+        return value
+
+    def is_loosened(self, key: str) -> bool:
+        """Whether a limit lets more through than its default (lower for ``min_``, higher
+        for ``max_``)."""
+        default = type(self).model_fields[key].default
+        value = self.limit(key)
+        return value < default if key.startswith("min_") else value > default
+
+    @model_validator(mode="after")
+    def _relaxed_with_reasons(self) -> CheckTerms:
+        keys = self.gate_keys()
+        for key, reason in self.relaxed.items():
+            if key not in keys:
+                raise ValueError(
+                    f"checks.relaxed.{key}: not a gate's limit (the limits: {', '.join(keys)})"
+                )
+            if not reason.strip():
+                raise ValueError(f"checks.relaxed.{key}: the reason is empty")
+            if not self.is_loosened(key):
+                raise ValueError(
+                    f"checks.relaxed.{key} gives a reason, but checks.{key} = {self.limit(key):g} "
+                    f"is not looser than its default {type(self).model_fields[key].default:g}"
+                )
+        for key in keys:
+            if self.is_loosened(key) and key not in self.relaxed:
+                raise ValueError(
+                    f"checks.{key} = {self.limit(key):g} is looser than its default "
+                    f"{type(self).model_fields[key].default:g}: say why in [checks.relaxed] "
+                    f'{key} = "..." (the reason is recorded in the manifest)'
+                )
+        return self
+
+
 class ProgramConfig(_Section):
     """A whole program: a config file, or a shipped preset (``presets/*.toml``), is one of these."""
 
@@ -381,6 +574,14 @@ class ProgramConfig(_Section):
     risk: RiskTerms | None = None
     ccf: CcfTerms | None = None
     settlement: SettlementTerms | None = None
+    inputs: InputFormats = Field(
+        default_factory=InputFormats,
+        description="How the input files' columns are written, where not as the contract says.",
+    )
+    checks: CheckTerms = Field(
+        default=CheckTerms(),
+        description="The data-quality gates a run passes before it pays: limits, and why any is relaxed.",
+    )
     _source: str = PrivateAttr(default="<in memory>")
     _sha256: str = PrivateAttr(default="")
 
@@ -418,6 +619,16 @@ class ProgramConfig(_Section):
             if unknown:
                 raise ValueError(
                     f"{key} names tiers {unknown} that are not in program.tiers {sorted(tiers)}"
+                )
+        # every tier's own terms are written out: a tier left out is not paid a silent
+        # default (a multiplier of 1.0, a share of 0%)
+        per_tier = [k for k in named if not k.endswith("_by_tier")]
+        for key in per_tier:
+            missing = [tier for tier in self.program.tiers if tier not in named[key]]
+            if missing:
+                raise ValueError(
+                    f"{key} has no value for tier(s) {', '.join(repr(t) for t in missing)}: "
+                    f"every tier of program.tiers {list(self.program.tiers)} needs one"
                 )
         cap = self.program.max_share_rate
         for tier in self.program.tiers:

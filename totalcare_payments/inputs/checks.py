@@ -9,7 +9,7 @@ the run is the caller's policy (``policy.py``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -21,10 +21,12 @@ import pyarrow as pa
 from pandas.api.extensions import ExtensionArray
 
 from ..audit import file_sha256
-from ..errors import InputError, Problem
+from ..config import ColumnFormat
+from ..errors import ConfigError, InputError, Problem
 from ..periods import format_period, periods_from_dates, periods_from_year_month
 from ..reasons import Reason
 from .columns import _with_column, has_repeats, id_chunks
+from .formats import normalized_ids, number_text, periods_by_formats, periods_of_timestamps
 from .schema import Column, TableSpec
 
 REJECT_COLUMNS = ["table", "row", "reason", "column", "message", "record"]
@@ -64,6 +66,9 @@ class Table:
     frame: pd.DataFrame  # clean rows; index = 1-based data row number in the file
     rejects: pd.DataFrame  # REJECT_COLUMNS
     rows_read: int
+    # linked, a few of the member ids that matched no member of the program, as written
+    # (the frame keeps only their codes): the examples a data-quality gate shows
+    unlinked_ids: tuple[str, ...] = ()
 
     @cached_property
     def sha256(self) -> str:
@@ -194,18 +199,53 @@ def _clean_ids(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return text, (text.isna() | (text == "")).to_numpy(dtype=bool)
 
 
-def _check_column(table: Table, col: Column) -> Table:
+def _declared(spec: TableSpec, formats: Mapping[str, ColumnFormat] | None) -> dict[str, ColumnFormat]:
+    """The declared formats of a table's columns, each checked against the column's kind:
+    a declaration that cannot apply is a config error naming its key."""
+    declared = dict(formats or {})
+    for name, fmt in declared.items():
+        key = f"inputs.{spec.name}.{name}"
+        if name not in {c.name for c in spec.columns}:
+            known = ", ".join(c.name for c in spec.columns)
+            raise ConfigError(f"{key}: {spec.name} has no column '{name}' (its columns: {known})")
+        kind = spec.column(name).kind
+        misfits = [
+            what
+            for what, given, kinds in (
+                ("format", bool(fmt.formats), ("date", "year_month")),
+                ("thousands", fmt.thousands is not None, ("number",)),
+                ("currency", fmt.currency is not None, ("number",)),
+                ("percent", fmt.percent, ("number",)),
+                ("ids", bool(fmt.ids), ("id",)),
+            )
+            if given and kind not in kinds
+        ]
+        if misfits:
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise ConfigError(
+                f"{key}: {', '.join(misfits)} cannot apply to {article} {kind} column"
+            )
+    return declared
+
+
+def _declare_hint(spec: TableSpec, name: str, example: str) -> str:
+    return f" (written otherwise? declare it: [inputs.{spec.name}] {name} = {{ {example} }})"
+
+
+def _check_column(table: Table, col: Column, fmt: ColumnFormat | None = None) -> Table:
     frame = table.frame
     name = col.name
+    spec = table.spec
     if name not in frame.columns:
         return table
     raw = frame[name]
     if col.kind == "id":
         ids, null = _clean_ids(raw)
+        if fmt is not None:
+            ids = normalized_ids(ids, fmt)
         if ids is not raw:
             table = table.with_frame(_with_column(frame, name, ids))
-        table = table.reject_rows(null, Reason.NULL_KEY, name, f"{name} is empty")
-        return table
+        return table.reject_rows(null, Reason.NULL_KEY, name, f"{name} is empty")
     null = raw.isna().to_numpy(dtype=bool)
     if null.any() and col.required:
         table = table.reject_rows(null, Reason.NULL_VALUE, name, f"{name} is empty")
@@ -215,7 +255,10 @@ def _check_column(table: Table, col: Column) -> Table:
             table = table.with_frame(_with_column(frame, name, raw.astype("string").str.strip()))
         return table
     if col.kind in ("number", "year"):
-        values, wrong = _as_number(raw)
+        text = number_text(raw, fmt) if fmt is not None and col.kind == "number" else raw
+        values, wrong = _as_number(text)
+        if fmt is not None and fmt.percent:
+            values = values / 100.0
         arr = values.to_numpy(dtype="float64")
         if col.kind == "number" and _all_within(arr, wrong, col):  # nothing to reject
             if values.dtype != raw.dtype:
@@ -224,8 +267,12 @@ def _check_column(table: Table, col: Column) -> Table:
         present = ~np.isnan(arr) if not col.required else np.ones(len(arr), dtype=bool)
         nonfinite = ~wrong & ~np.isfinite(arr) & present
         valid = present & ~wrong & ~nonfinite
+        as_declared = ""
+        if fmt is not None and (fmt.thousands or fmt.currency or fmt.percent):
+            as_declared = " as declared in [inputs]"
+        hint = "" if as_declared else _declare_hint(spec, name, 'thousands = ",", currency = "$"')
         checks = [
-            (wrong, Reason.WRONG_DATATYPE, f"{name} is not a number"),
+            (wrong, Reason.WRONG_DATATYPE, f"{name} is not a number{as_declared}{hint}"),
             (nonfinite, Reason.NON_FINITE, f"{name} is NaN or infinite"),
         ]
         if col.kind == "year":
@@ -239,44 +286,83 @@ def _check_column(table: Table, col: Column) -> Table:
             out |= valid & (arr > col.max_value)
         lo = "-inf" if col.min_value is None else f"{col.min_value:g}"
         hi = "inf" if col.max_value is None else f"{col.max_value:g}"
-        checks.append((out, Reason.OUT_OF_RANGE, f"{name} is outside [{lo}, {hi}]"))
-        if values.dtype != raw.dtype or col.kind == "year":
-            fixed = (
-                np.where(np.isfinite(arr), arr, 0).astype("int32") if col.kind == "year" else values
+        percent_hint = ""
+        if col.max_value == 1.0 and not (fmt is not None and fmt.percent):
+            percent_hint = " (a percentage? declare it: " + (
+                f"[inputs.{spec.name}] {name} = {{ percent = true }})"
             )
-            table = table.with_frame(_with_column(frame, name, fixed))
-        table = table.reject_all([(mask, reason, name, message) for mask, reason, message in checks])
-        return table
-    if col.kind == "year_month":
-        periods, bad = periods_from_year_month(raw)
-        table = table.with_frame(_with_column(frame, "period", periods))
-        table = table.reject_rows(bad, Reason.WRONG_DATATYPE, name, f"{name} is not a month YYYY-MM")
-        return table
-    if col.kind == "date":
-        periods, bad = periods_from_dates(raw)
-        table = table.with_frame(_with_column(frame, "period", periods))
-        table = table.reject_rows(bad, Reason.WRONG_DATATYPE, name, f"{name} is not a date YYYY-MM-DD")
-        period = table.frame["period"].to_numpy()
-        table = table.reject_rows(
-            (period < FIRST_PERIOD) | (period > LAST_PERIOD),
-            Reason.OUT_OF_RANGE,
-            name,
-            f"{name} is before {format_period(FIRST_PERIOD)} or after {format_period(LAST_PERIOD)}",
+        checks.append(
+            (out, Reason.OUT_OF_RANGE, f"{name} is outside [{lo}, {hi}]{percent_hint}")
         )
+        # the rejects keep the values as written; the kept rows get the numbers read
+        table = table.reject_all([(mask, reason, name, message) for mask, reason, message in checks])
+        if values.dtype != raw.dtype or col.kind == "year":
+            read = pd.Series(
+                np.where(np.isfinite(arr), arr, 0).astype("int32") if col.kind == "year" else arr,
+                index=frame.index,
+            )
+            kept = table.frame.index
+            table = table.with_frame(
+                _with_column(table.frame, name, read if len(kept) == len(read) else read.loc[kept])
+            )
         return table
+    if col.kind in ("year_month", "date"):
+        return _check_period(table, col, raw, fmt)
     if col.kind == "flag":
         if pd.api.types.is_bool_dtype(raw.dtype):
-            table = table.with_frame(_with_column(frame, name, raw.astype(bool)))
-            return table
+            return table.with_frame(_with_column(frame, name, raw.astype(bool)))
         text = raw.astype("string").str.strip().str.lower()
         is_true = text.isin(_TRUE).to_numpy(dtype=bool)
         is_false = text.isin(_FALSE).to_numpy(dtype=bool)
-        table = table.with_frame(_with_column(frame, name, is_true))
         table = table.reject_rows(
             ~(is_true | is_false), Reason.WRONG_DATATYPE, name, f"{name} is not true/false"
         )
-        return table
+        return table.with_frame(
+            _with_column(table.frame, name, pd.Series(is_true, index=frame.index).loc[table.frame.index])
+        )
     return table
+
+
+def _check_period(table: Table, col: Column, raw: pd.Series, fmt: ColumnFormat | None) -> Table:
+    """A month (``year_month``) or a date's month (``date``) as ``period``: by the declared
+    formats, from a date or timestamp type as it is, else as YYYY-MM / YYYY-MM-DD."""
+    name = col.name
+    frame = table.frame
+    expected = "a month YYYY-MM" if col.kind == "year_month" else "a date YYYY-MM-DD"
+    example = 'format = "%Y%m"' if col.kind == "year_month" else 'format = "%m/%d/%Y"'
+    ambiguous = None
+    if fmt is not None and fmt.formats and not pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        periods, bad, ambiguous = periods_by_formats(raw, fmt.formats)
+        what = f"{name} is not written as declared ({' or '.join(fmt.formats)})"
+    elif pd.api.types.is_datetime64_any_dtype(raw.dtype) and col.kind == "year_month":
+        periods, bad = periods_of_timestamps(raw)
+        what = f"{name} is empty"
+    elif col.kind == "year_month":
+        periods, bad = periods_from_year_month(raw)
+        what = f"{name} is not {expected}{_declare_hint(table.spec, name, example)}"
+    else:
+        periods, bad = periods_from_dates(raw)
+        what = f"{name} is not {expected}{_declare_hint(table.spec, name, example)}"
+    table = table.with_frame(_with_column(frame, "period", periods))
+    checks: list[tuple[np.ndarray, str, str | None, str]] = [
+        (bad, Reason.WRONG_DATATYPE, name, what)
+    ]
+    if ambiguous is not None:
+        formats = " and ".join(fmt.formats) if fmt is not None else ""
+        checks.append(
+            (ambiguous, Reason.WRONG_DATATYPE, name, f"{name} reads as two dates ({formats})")
+        )
+    if col.kind == "date":
+        checks.append(
+            (
+                ~bad & ((periods < FIRST_PERIOD) | (periods > LAST_PERIOD)),
+                Reason.OUT_OF_RANGE,
+                name,
+                f"{name} is before {format_period(FIRST_PERIOD)} or after "
+                f"{format_period(LAST_PERIOD)}",
+            )
+        )
+    return table.reject_all(checks)
 
 
 def _all_within(arr: np.ndarray, wrong: np.ndarray, col: Column) -> bool:
@@ -294,10 +380,17 @@ def _all_within(arr: np.ndarray, wrong: np.ndarray, col: Column) -> bool:
 
 
 def check_table(
-    frame: pd.DataFrame, spec: TableSpec, *, path: Path | None = None, first_row: int = 1
+    frame: pd.DataFrame,
+    spec: TableSpec,
+    *,
+    path: Path | None = None,
+    first_row: int = 1,
+    formats: Mapping[str, ColumnFormat] | None = None,
 ) -> Table:
     """Run a table's checks on a DataFrame (from a file, or built in a notebook). A part of a
-    file starting at row ``first_row`` keeps the file's row numbers."""
+    file starting at row ``first_row`` keeps the file's row numbers; ``formats`` are the
+    columns' declared formats (``[inputs.<table>]``)."""
+    declared = _declared(spec, formats)
     missing = [c.name for c in spec.columns if c.required and c.name not in frame.columns]
     if missing:
         raise InputError(
@@ -319,7 +412,7 @@ def check_table(
         rows_read=len(frame),
     )
     for col in spec.columns:
-        table = _check_column(table, col)
+        table = _check_column(table, col, declared.get(col.name))
     if spec.unique and _may_repeat(table.frame, spec.unique):
         dup = table.frame.duplicated(list(spec.unique), keep="first").to_numpy()
         table = table.reject_rows(

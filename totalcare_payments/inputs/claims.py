@@ -8,13 +8,14 @@ is rejected (DUPLICATE_CLAIM_ID). What the claims cost each practice is ``saving
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from ..config import ColumnFormat
 from ..reasons import Reason
 from . import schema
 from .checks import Table, check_table
@@ -26,7 +27,11 @@ from .readahead import ReadAhead
 _DENSE_IDS_PER_ROW = 2
 
 
-def read_claims(path: str | Path, ahead: ReadAhead | None = None) -> Table:
+def read_claims(
+    path: str | Path,
+    ahead: ReadAhead | None = None,
+    formats: Mapping[str, ColumnFormat] | None = None,
+) -> Table:
     """Read and check a claims file.
 
     A Parquet file whose claim ids are integers over a compact range (its row groups'
@@ -42,7 +47,7 @@ def read_claims(path: str | Path, ahead: ReadAhead | None = None) -> Table:
         if not _compact(id_range, rows):
             id_range = None
     parts = read_parts(path, schema.CLAIMS, whole=id_range is None, ahead=ahead)
-    return check_claims(parts, path=path, id_range=id_range)
+    return check_claims(parts, path=path, id_range=id_range, formats=formats)
 
 
 def check_claims(
@@ -50,6 +55,7 @@ def check_claims(
     *,
     path: Path | None = None,
     id_range: tuple[int, int] | None = None,
+    formats: Mapping[str, ColumnFormat] | None = None,
 ) -> Table:
     """Check claim lines given in parts (first row number, raw frame): each part's column
     checks (``check_table``), then the repeated claim-id check, which spans the parts.
@@ -65,7 +71,7 @@ def check_claims(
     rejects: list[pd.DataFrame] = []
     rows_read = 0
     for first_row, raw in parts:
-        part = check_table(raw, schema.CLAIMS, path=path, first_row=first_row)
+        part = check_table(raw, schema.CLAIMS, path=path, first_row=first_row, formats=formats)
         part = part.reject_rows(
             seen.repeats(part.frame),
             Reason.DUPLICATE_CLAIM_ID,

@@ -77,7 +77,9 @@ def id_chunks(values: pd.Series) -> Chunks | None:
         return number_chunks(values) if pa.types.is_integer(dtype.pyarrow_dtype) else None
     if pd.api.types.is_integer_dtype(dtype) and not values.hasnans:
         array = values.to_numpy()
-        return Chunks((array,)) if array.dtype.kind in "iu" else None
+        if array.dtype.kind not in "iu":
+            return None
+        return Chunks((array,) if len(array) else ())
     return None
 
 

@@ -28,12 +28,21 @@ FATAL_REASONS = frozenset(
 )
 
 
+#: The order problems are reported in: a table before the tables that refer to it, so a
+#: whole-file failure (every practice's tier unknown) comes before the cascade it causes
+#: (every attribution row naming a practice that is no longer there).
+TABLE_ORDER = ("practices", "attribution", "risk_scores", "claims", "quality", "practice_summary")
+
+
 def rejection_problems(rejects: pd.DataFrame, paths: dict[str, Path]) -> list[Problem]:
-    """One problem per table, reason and column: the rows and the first failing records."""
+    """One problem per table, reason and column: the rows and the first failing records,
+    tables in ``TABLE_ORDER``."""
     problems = []
-    for (table, reason, column, message), part in rejects.groupby(
-        ["table", "reason", "column", "message"], sort=True
-    ):
+    groups = sorted(
+        rejects.groupby(["table", "reason", "column", "message"], sort=True),
+        key=lambda group: _table_rank(str(group[0][0])),
+    )
+    for (table, reason, column, message), part in groups:
         rows = part["row"].to_numpy(dtype=np.int64)
         problems.append(
             Problem(
@@ -47,6 +56,10 @@ def rejection_problems(rejects: pd.DataFrame, paths: dict[str, Path]) -> list[Pr
             )
         )
     return problems
+
+
+def _table_rank(table: str) -> int:
+    return TABLE_ORDER.index(table) if table in TABLE_ORDER else len(TABLE_ORDER)
 
 
 def enforce_policy(tables: list[Table], *, strict: bool) -> pd.DataFrame:

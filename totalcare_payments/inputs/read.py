@@ -8,7 +8,7 @@ and reads the rest itself. Checking the values is ``checks``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from ..config import ColumnFormat
 from ..errors import InputError, Problem
 from ..reasons import Reason
 from .checks import Table, check_table
@@ -152,8 +153,14 @@ def _csv_header(path: Path) -> list[str]:
     return pacsv.read_csv(pa.py_buffer((first + "\n").encode())).schema.names
 
 
-def read_table(path: str | Path, spec: TableSpec, ahead: ReadAhead | None = None) -> Table:
-    """Read one input table and run its column and key checks (lazily, all at once)."""
+def read_table(
+    path: str | Path,
+    spec: TableSpec,
+    ahead: ReadAhead | None = None,
+    formats: Mapping[str, ColumnFormat] | None = None,
+) -> Table:
+    """Read one input table and run its column and key checks (lazily, all at once), with
+    the columns' declared formats."""
     path = Path(path)
     frame = _read_raw(path, spec, ahead)
-    return check_table(frame, spec, path=path)
+    return check_table(frame, spec, path=path, formats=formats)

@@ -7,7 +7,7 @@ and the README's input table documents the same names.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -33,6 +33,10 @@ class TableSpec:
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
 
+    def without(self, *names: str) -> TableSpec:
+        """The same table read without these columns (a job that does not use them)."""
+        return replace(self, columns=tuple(c for c in self.columns if c.name not in names))
+
     def columns_in(self, names: Iterable[str]) -> list[str]:
         """The spec's columns among ``names`` (a file's or a frame's), in the spec's order:
         what is read of a file, whoever reads it."""
@@ -52,6 +56,10 @@ PRACTICES = TableSpec(
     ),
     unique=("practice_id",),
 )
+
+#: The practices as the monthly CCF reads them: the settlement's baseline columns are not
+#: read, so a problem in them never stops a month's fees.
+PRACTICES_FOR_CCF = PRACTICES.without("baseline_pmpm", "baseline_risk")
 
 ATTRIBUTION = TableSpec(
     name="attribution",

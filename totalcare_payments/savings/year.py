@@ -59,9 +59,10 @@ def _quality_for(
     )
     idx = pd.Index(frame["practice_id"]).get_indexer(practice_ids)
     has = idx >= 0
-    score = np.where(has, frame["quality_score"].to_numpy(float)[np.maximum(idx, 0)], 0.0)
-    met = np.where(has, frame["met_quality_gate"].to_numpy(bool)[np.maximum(idx, 0)], False)
-    return score, met, int((~has).sum()), use
+    # a trailing 0 / False for practices without a row (and for a table with no row left)
+    scores = np.append(frame["quality_score"].to_numpy(float), 0.0)
+    gates = np.append(frame["met_quality_gate"].to_numpy(bool), False)
+    return scores[idx], gates[idx], int((~has).sum()), use
 
 
 

@@ -1,0 +1,535 @@
+"""Data-quality gates: whether a run's inputs, taken as a whole, can be paid from.
+
+A row check (``inputs.checks``) rejects a row whose content is wrong, and the rejection
+policy (``inputs.policy``) stops a run on a row that would make a payment wrong. A gate
+looks at a whole file, or at the files together: an empty table, too many rejected rows,
+members without a risk score, member ids that do not match across files, claims of the
+wrong year, months of the year or practices without claims. Each gate has its limit in
+``[checks]`` (``config.CheckTerms``). A run whose gate fails stops with exit 2, naming
+the file, the column, what the gate saw and the limit, before anything is written; the
+manifest records every gate of a run that passed them all, with the reason of any
+limit loosened.
+
+A functional core: each function takes the program's tables (or the program and the
+run's months) and the terms, and returns the gates' results; ``require_passed`` raises
+for the failed ones. Nothing here reads or writes a file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .config import CheckTerms, ProgramConfig
+from .errors import InputError, Problem
+from .inputs.checks import Table
+from .inputs.columns import number_chunks
+from .periods import format_period, month_index
+from .program import Program
+from .reasons import Reason
+
+#: How many unmatched ids of each side are compared for near misses.
+NEAR_MISS_SAMPLE = 2_000
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One gate's result: its limit, what it saw, and whether it passed."""
+
+    key: str  # the limit's key in [checks]
+    reason: Reason  # the code of its failure
+    table: str
+    path: str
+    column: str | None
+    limit: float
+    seen: float
+    passed: bool
+    detail: str  # what the gate saw, in words
+    relaxed: str | None = None  # why the limit is looser than its default
+    strict: bool = False  # the limit is --strict's, not the config's
+    rows: tuple[int, ...] = ()
+    row_count: int = 0
+    examples: tuple[str, ...] = ()
+
+    @property
+    def limit_text(self) -> str:
+        return _figure(self.key, self.limit)
+
+    @property
+    def seen_text(self) -> str:
+        return _figure(self.key, self.seen)
+
+    def problem(self) -> Problem:
+        """The failed gate as a problem of its file (the message names the limit)."""
+        if self.strict:
+            source = "--strict allows no rejected row"
+        else:
+            source = f"[checks] {self.key} = {self.limit:g}"
+            if self.relaxed:
+                source += f", relaxed: {self.relaxed}"
+        bound = "at least" if self.key.startswith("min_") else "at most"
+        return Problem(
+            table=f"{self.table} ({self.path})",
+            reason=self.reason,
+            column=self.column,
+            message=f"{self.detail}; the limit is {bound} {self.limit_text} ({source})",
+            rows=self.rows,
+            row_count=self.row_count,
+            examples=self.examples,
+        )
+
+    def as_json(self) -> dict[str, object]:
+        """The gate for the manifest's ``gates``."""
+        return {
+            "gate": self.key,
+            "reason": str(self.reason),
+            "table": self.table,
+            "column": self.column,
+            "limit": self.limit,
+            "seen": self.seen,
+            "passed": self.passed,
+            "detail": self.detail,
+            "relaxed": self.relaxed,
+            **({"strict": True} if self.strict else {}),
+        }
+
+
+class GateError(InputError):
+    """Gates failed: an input error (exit 2) listing each failed gate as a problem of its
+    file; ``gates`` holds every gate of the run, as the manifest would (for the console)."""
+
+    def __init__(self, gates: Sequence[Gate]):
+        super().__init__([g.problem() for g in gates if not g.passed])
+        self.gates = gates_json(gates)
+
+
+def require_passed(gates: list[Gate], before: Sequence[Gate] = ()) -> list[Gate]:
+    """The gates, when every one passed; else ``GateError`` (with the gates ``before``
+    them in the run, for the report)."""
+    if not all(g.passed for g in gates):
+        raise GateError([*before, *gates])
+    return gates
+
+
+def gates_json(gates: Iterable[Gate]) -> list[dict[str, object]]:
+    """The manifest's ``gates``: each gate's name, limit, what it saw, passed or failed, and
+    the reason of any relaxed limit."""
+    return [g.as_json() for g in gates]
+
+
+def _is_share(key: str) -> bool:
+    return isinstance(CheckTerms.model_fields[key].default, float)
+
+
+def _percent(share: float) -> str:
+    if 0 < share < 0.0001:
+        return f"{share:.4%}"
+    return f"{share:.2%}"
+
+
+def _figure(key: str, value: float) -> str:
+    return _percent(value) if _is_share(key) else f"{int(value):,}"
+
+
+def _gate(
+    terms: CheckTerms,
+    key: str,
+    reason: Reason,
+    table: Table,
+    seen: float,
+    detail: str,
+    *,
+    column: str | None = None,
+    limit: float | None = None,
+    strict: bool = False,
+    rows: tuple[int, ...] = (),
+    row_count: int = 0,
+    examples: tuple[str, ...] = (),
+) -> Gate:
+    limit = terms.limit(key) if limit is None else limit
+    passed = seen >= limit if key.startswith("min_") else seen <= limit
+    relaxed = None if strict else terms.relaxed.get(key)
+    return Gate(
+        key=key,
+        reason=reason,
+        table=table.name,
+        path=str(table.path),
+        column=column,
+        limit=float(limit),
+        seen=float(seen),
+        passed=bool(passed),
+        detail=detail,
+        relaxed=relaxed,
+        strict=strict,
+        rows=rows if not passed else (),
+        row_count=row_count if not passed else 0,
+        examples=examples if not passed else (),
+    )
+
+
+# ----- each table by itself -----
+
+
+def empty_tables(tables: Iterable[Table], terms: CheckTerms) -> list[Gate]:
+    """EMPTY_TABLE: each table has at least ``min_table_rows`` rows left after its checks."""
+    gates = []
+    for table in tables:
+        kept = len(table.frame)
+        if table.rows_read == 0:
+            detail = "the file has no data rows (an empty or header-only file)"
+        else:
+            detail = (
+                f"{kept:,} row{'s' if kept != 1 else ''} left after checks "
+                f"({table.rows_read:,} read, {len(table.rejects):,} rejected"
+                + (f": {_by_reason(table.rejects)})" if len(table.rejects) else ")")
+            )
+        gates.append(_gate(terms, "min_table_rows", Reason.EMPTY_TABLE, table, kept, detail))
+    return gates
+
+
+def rejected_rows(tables: Iterable[Table], terms: CheckTerms, *, strict: bool) -> list[Gate]:
+    """TOO_MANY_REJECTED: each table's share of rejected rows is at most
+    ``max_rejected_share`` (none at all with ``strict``)."""
+    gates = []
+    for table in tables:
+        rejects = table.rejects
+        n = len(rejects)
+        share = n / table.rows_read if table.rows_read else 0.0
+        detail = f"{n:,} of {table.rows_read:,} rows rejected ({_percent(share)})"
+        if n:
+            detail += f": {_by_reason(rejects)}"
+        columns = sorted({str(c) for c in rejects["column"] if str(c)}) if n else []
+        rows = np.sort(rejects["row"].to_numpy(dtype=np.int64)) if n else np.zeros(0, np.int64)
+        gates.append(
+            _gate(
+                terms,
+                "max_rejected_share",
+                Reason.TOO_MANY_REJECTED,
+                table,
+                share,
+                detail,
+                column=", ".join(columns) or None,
+                limit=0.0 if strict else None,
+                strict=strict,
+                rows=tuple(int(r) for r in rows[:5]),
+                row_count=n,
+                examples=tuple(str(r) for r in rejects["record"].head(3)) if n else (),
+            )
+        )
+    return gates
+
+
+def _by_reason(rejects: pd.DataFrame) -> str:
+    counts = rejects["reason"].astype(str).value_counts().sort_index()
+    return ", ".join(f"{reason} {int(count):,}" for reason, count in counts.items())
+
+
+# ----- the files together -----
+
+
+def member_gates(
+    program: Program, config: ProgramConfig, periods: Iterable[int], *, settlement: bool
+) -> list[Gate]:
+    """The gates on the run's attributed members: scores missing (TOO_MANY_UNSCORED), ids
+    not found in the risk scores or, for a settlement, the claims (MEMBER_IDS_NOT_MATCHED);
+    and for a settlement the claims' period: lines outside it (CLAIMS_OUTSIDE_PERIOD) and
+    months of it without any (PERIOD_NOT_COVERED)."""
+    terms = config.checks
+    risk_terms = config.risk
+    if risk_terms is None:
+        return []
+    mm, scores = program.months_and_scores(periods, risk_terms)
+    attributed = mm.attributed()
+    n_attributed = int(attributed.sum())
+    if n_attributed == 0:
+        return []
+    label = _period_label(mm.periods)
+    risk = program.risk_scores
+    id_column = risk_terms.member_id_column
+
+    unscored = scores.defaulted & attributed
+    n_unscored = int(unscored.sum())
+    risk_codes = risk.frame["member_code"].to_numpy()
+    in_risk = _members_in(risk_codes, mm.n_members) & attributed
+    risk_unmatched = _unmatched_ids(risk.frame[id_column], risk_codes)
+    near_risk = (
+        near_misses(mm.member_ids[attributed & ~in_risk], risk_unmatched, risk.name)
+        if n_unscored or int(in_risk.sum()) < n_attributed
+        else ()
+    )
+    gates = [
+        _gate(
+            terms,
+            "max_unscored_share",
+            Reason.TOO_MANY_UNSCORED,
+            risk,
+            n_unscored / n_attributed,
+            f"{n_unscored:,} of {n_attributed:,} members attributed in {label} have no "
+            f"{risk_terms.score_column} ({_percent(n_unscored / n_attributed)}) and would be "
+            f"paid at the default score {risk_terms.default_score:g}",
+            column=id_column,
+            examples=near_risk or _ids(mm.member_ids[unscored]),
+        ),
+        _match_gate(
+            terms,
+            "min_members_in_risk_scores",
+            risk,
+            id_column,
+            in_risk,
+            n_attributed,
+            label,
+            near_risk,
+            mm.member_ids[attributed & ~in_risk],
+            risk_unmatched,
+        ),
+    ]
+    claims = program.claims
+    if not settlement or claims is None:
+        return gates
+
+    claim_codes = claims.frame["member_code"].to_numpy()
+    in_claims = _members_in(claim_codes, mm.n_members) & attributed
+    without = mm.member_ids[attributed & ~in_claims]
+    near_claims = (
+        near_misses(without, list(claims.unlinked_ids), claims.name)
+        if int(in_claims.sum()) < n_attributed
+        else ()
+    )
+    gates.append(
+        _match_gate(
+            terms,
+            "min_members_in_claims",
+            claims,
+            "member_id",
+            in_claims,
+            n_attributed,
+            label,
+            near_claims,
+            without,
+            list(claims.unlinked_ids),
+        )
+    )
+    gates += _claims_period(terms, claims, mm.periods, np.bincount(mm.month, minlength=mm.n_months))
+    return gates
+
+
+def _members_in(codes: np.ndarray, n_members: int) -> np.ndarray:
+    """Mask of the members (by code) that appear among ``codes`` (-1: no member)."""
+    present = np.zeros(n_members + 1, dtype=bool)
+    present[codes] = True  # code -1 marks the extra last slot
+    return present[:n_members]
+
+
+def _unmatched_ids(ids: pd.Series, codes: np.ndarray) -> list[str]:
+    unmatched = codes < 0
+    if not unmatched.any():
+        return []
+    values = pd.unique(ids[unmatched].astype("string").to_numpy())
+    return [str(v) for v in values[:NEAR_MISS_SAMPLE]]
+
+
+def _ids(ids: pd.Index, n: int = 5) -> tuple[str, ...]:
+    return tuple(f"member {i}" for i in ids[:n])
+
+
+def _match_gate(
+    terms: CheckTerms,
+    key: str,
+    table: Table,
+    column: str,
+    found: np.ndarray,
+    n_attributed: int,
+    label: str,
+    near: tuple[str, ...],
+    missing: pd.Index,
+    unmatched: list[str],
+) -> Gate:
+    n_found = int(found.sum())
+    share = n_found / n_attributed
+    detail = (
+        f"{n_found:,} of {n_attributed:,} members attributed in {label} "
+        f"({_percent(share)}) have a row in {table.name}"
+    )
+    if near:
+        detail += "; the files' member ids almost match: declare how they are written in [inputs]"
+    examples = near
+    if not examples and n_found < n_attributed:
+        examples = _ids(missing, 3) + tuple(f"{table.name} has {i!r}" for i in unmatched[:2])
+    return _gate(
+        terms,
+        key,
+        Reason.MEMBER_IDS_NOT_MATCHED,
+        table,
+        share,
+        detail,
+        column=column,
+        examples=examples,
+    )
+
+
+def near_misses(
+    expected: Iterable[object], found: Iterable[object], table: str, n: int = 5
+) -> tuple[str, ...]:
+    """Pairs of ids that differ only in leading zeros, letter case or surrounding blanks:
+    attribution's members without a row in ``table``, against ``table``'s ids that matched
+    no member (at most ``NEAR_MISS_SAMPLE`` of each)."""
+    wanted = [str(i) for i in list(expected)[:NEAR_MISS_SAMPLE]]
+    given = [str(i) for i in list(found)[:NEAR_MISS_SAMPLE]]
+    if not wanted or not given:
+        return ()
+    by_key: dict[str, str] = {}
+    for value in given:
+        by_key.setdefault(_loose(value), value)
+    pairs = []
+    for value in wanted:
+        match = by_key.get(_loose(value))
+        if match is not None and match != value:
+            pairs.append(f"attribution {value!r} ~ {table} {match!r} ({_difference(value, match)})")
+            if len(pairs) == n:
+                break
+    return tuple(pairs)
+
+
+def _loose(value: str) -> str:
+    return value.strip().upper().lstrip("0") or "0"
+
+
+def _difference(a: str, b: str) -> str:
+    """How two ids that match loosely (``_loose``) differ."""
+    kinds = []
+    if a != a.strip() or b != b.strip():
+        kinds.append("surrounding blanks")
+    a, b = a.strip(), b.strip()
+    if len(a) - len(a.lstrip("0")) != len(b) - len(b.lstrip("0")):
+        kinds.append("leading zeros")
+    if a.lstrip("0") != b.lstrip("0"):  # the rest differs only in case
+        kinds.append("letter case")
+    return ", ".join(kinds) or "written differently"
+
+
+def _claims_period(
+    terms: CheckTerms, claims: Table, periods: np.ndarray, member_months: np.ndarray
+) -> list[Gate]:
+    """CLAIMS_OUTSIDE_PERIOD and PERIOD_NOT_COVERED, from the claims' service months."""
+    label = _period_label(periods)
+    n_months = len(periods)
+    per_month = np.zeros(n_months + 1, dtype=np.int64)  # the last: outside the period
+    low = high = None
+    chunks = number_chunks(claims.frame["period"])
+    for chunk in chunks or ():  # row groups, not rows
+        index = month_index(periods, chunk)
+        index[index < 0] = n_months
+        per_month += np.bincount(index, minlength=n_months + 1)
+        outside = chunk[index == n_months]
+        if len(outside):
+            low = int(outside.min()) if low is None else min(low, int(outside.min()))
+            high = int(outside.max()) if high is None else max(high, int(outside.max()))
+    n_claims = int(per_month.sum())
+    n_outside = int(per_month[-1])
+    share = n_outside / n_claims if n_claims else 0.0
+    detail = (
+        f"{n_outside:,} of {n_claims:,} claim lines ({_percent(share)}) have a service month "
+        f"outside {label}"
+    )
+    if low is not None and high is not None:
+        detail += f" (from {format_period(low)} to {format_period(high)})"
+    rows: tuple[int, ...] = ()
+    if share > terms.max_claims_outside_period_share:
+        index = month_index(periods, claims.frame["period"].to_numpy())
+        rows = tuple(int(r) for r in claims.frame.index[index < 0][:5])
+    gates = [
+        _gate(
+            terms,
+            "max_claims_outside_period_share",
+            Reason.CLAIMS_OUTSIDE_PERIOD,
+            claims,
+            share,
+            detail,
+            column="claim_start_date",
+            rows=rows,
+            row_count=n_outside,
+        )
+    ]
+    uncovered = (member_months > 0) & (per_month[:-1] == 0)
+    months = [
+        f"{format_period(int(p))} ({int(m):,} member-months)"
+        for p, m in zip(periods[uncovered], member_months[uncovered], strict=True)
+    ]
+    n_uncovered = int(uncovered.sum())
+    detail = (
+        f"{n_uncovered} month{'s' if n_uncovered != 1 else ''} of {label} with attributed "
+        f"member-months {'have' if n_uncovered != 1 else 'has'} no claim line"
+    )
+    if months:
+        detail += ": " + ", ".join(months[:6]) + (" ..." if len(months) > 6 else "")
+    gates.append(
+        _gate(
+            terms,
+            "max_months_without_claims",
+            Reason.PERIOD_NOT_COVERED,
+            claims,
+            n_uncovered,
+            detail,
+            column="claim_start_date",
+        )
+    )
+    return gates
+
+
+def practices_without_claims(
+    practices: pd.DataFrame, claims: Table, terms: CheckTerms, label: str
+) -> Gate:
+    """PRACTICE_WITHOUT_CLAIMS: practices with attributed member-months in the year and no
+    paid claims (net $0.00). ``practices``: ``practice_id``, ``member_months`` and
+    ``claims_cents`` (the paid claims charged to the practice, before any stop-loss)."""
+    member_months = practices["member_months"].to_numpy(dtype=np.int64)
+    none = (member_months > 0) & (practices["claims_cents"].to_numpy(dtype=np.int64) == 0)
+    n_active = int((member_months > 0).sum())
+    n = int(none.sum())
+    named = [
+        f"{pid} ({int(m):,} member-months)"
+        for pid, m in zip(practices["practice_id"][none], member_months[none], strict=True)
+    ]
+    detail = (
+        f"{n} of {n_active} practices with attributed member-months in {label} "
+        f"{'have' if n != 1 else 'has'} no paid claims"
+    )
+    if named:
+        detail += ": " + ", ".join(named[:5]) + (" ..." if len(named) > 5 else "")
+    return _gate(
+        terms,
+        "max_practices_without_claims",
+        Reason.PRACTICE_WITHOUT_CLAIMS,
+        claims,
+        n,
+        detail,
+        column="member_id",
+    )
+
+
+def _period_label(periods: np.ndarray) -> str:
+    first, last = int(periods[0]), int(periods[-1])
+    if first == last:
+        return format_period(first)
+    if first % 12 == 0 and last == first + 11 and len(periods) == 12:
+        return str(1970 + first // 12)
+    return f"{format_period(first)}..{format_period(last)}"
+
+
+def settlement_gates(
+    program: Program, config: ProgramConfig, periods: Iterable[int], practices: pd.DataFrame
+) -> list[Gate]:
+    """Every gate on a settlement's members, claims and practices (``practices`` as for
+    ``practices_without_claims``)."""
+    gates = member_gates(program, config, periods, settlement=True)
+    if program.claims is not None:
+        months = sorted({int(p) for p in periods})
+        gates.append(
+            practices_without_claims(
+                practices, program.claims, config.checks, _period_label(np.asarray(months))
+            )
+        )
+    return gates

@@ -88,8 +88,8 @@ class Gate:
             "reason": str(self.reason),
             "table": self.table,
             "column": self.column,
-            "limit": self.limit,
-            "seen": self.seen,
+            "limit": self.limit if _is_share(self.key) else int(self.limit),
+            "seen": self.seen if _is_share(self.key) else int(self.seen),
             "passed": self.passed,
             "detail": self.detail,
             "relaxed": self.relaxed,
@@ -269,7 +269,7 @@ def member_gates(
             n_unscored / n_attributed,
             f"{n_unscored:,} of {n_attributed:,} members attributed in {label} have no "
             f"{risk_terms.score_column} ({_percent(n_unscored / n_attributed)}) and would be "
-            f"paid at the default score {risk_terms.default_score:g}",
+            f"paid at the default score {risk_terms.default_score:.2f}",
             column=id_column,
             examples=near_risk or _ids(mm.member_ids[unscored]),
         ),

@@ -336,3 +336,18 @@ def test_every_declaration_in_the_docs_is_a_valid_config() -> None:
     for block in blocks:
         config = parse_config({**config_dict(), **tomllib.loads(block)})
         assert config.inputs.of("claims") or config.inputs.of("attribution")
+
+
+def test_a_bad_summary_file_is_reported_once_with_the_values_as_written(tmp_path: Path) -> None:
+    summary = pd.read_csv(SAMPLE / "practice_summary.csv", dtype=str)
+    summary.loc[0, "budget"] = "6,000,000.00"
+    path = tmp_path / "summary.csv"
+    summary.to_csv(path, index=False)
+    result = CliRunner().invoke(
+        app, ["settle", "--year", "2026", "--summary", str(path), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2
+    problems = [ln for ln in result.output.splitlines() if ln.strip().startswith("- ")]
+    assert len(problems) == 1 and result.output.count("WRONG_DATATYPE") == 1
+    assert "budget=6,000,000.00" in problems[0]
+    assert not (tmp_path / "o").exists()

@@ -189,6 +189,7 @@ def settle_rows(rows: pd.DataFrame, t: dict[str, np.ndarray]) -> pd.DataFrame:
             savings <= 0,
             ~meets,
             gate_failed,
+            share_rate * (1.0 - t["payment_reduction"]) == 0,
             before_limit > limit,
         ],
         [
@@ -197,6 +198,7 @@ def settle_rows(rows: pd.DataFrame, t: dict[str, np.ndarray]) -> pd.DataFrame:
             Reason.NO_SAVINGS.value,
             Reason.BELOW_MSR.value,
             Reason.QUALITY_GATE.value,
+            Reason.NO_SHARE_RATE.value,
             Reason.CAPPED.value,
         ],
         default=Reason.PAID.value,

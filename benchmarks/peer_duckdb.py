@@ -3,9 +3,10 @@
     python benchmarks/peer_duckdb.py DATA_DIR OUT.parquet [--config CONFIG.toml]
 
 The default config's rules (see ``peers.read_terms``), reproducing the engine's
-arithmetic to the cent: integer cents rounded half away from zero after removing
-float noise at 6 decimals (``to_cents``), average risk rounded half-up to 4 places,
-risk ratio to 6. Every constant is a DOUBLE (DuckDB reads ``0.06`` as a DECIMAL,
+arithmetic to the cent: claims summed in whole units of a hundredth of a cent and
+rounded half-up to cents once per practice, integer cents rounded half away from zero
+after removing float noise at 6 decimals (``to_cents``), average risk rounded half-up
+to 4 places, risk ratio to 6. Every constant is a DOUBLE (DuckDB reads ``0.06`` as a DECIMAL,
 which would make ``0.06 - 0.04`` exact where numpy's is not). DuckDB uses all cores.
 Writes the per-practice table of ``peers.RESULT_COLUMNS``; prints one JSON line of timings.
 """
@@ -22,7 +23,14 @@ T0 = time.perf_counter()
 import duckdb  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peers import MONTH_COLUMNS, YEAR, Terms, peer_arguments, read_terms  # noqa: E402
+from peers import (  # noqa: E402
+    MONTH_COLUMNS,
+    YEAR,
+    Terms,
+    peer_arguments,
+    read_terms,
+    stop_loss_units,
+)
 
 
 def d(x: float) -> str:
@@ -52,6 +60,8 @@ def macros(t: Terms) -> str:
     return f"""
     CREATE MACRO to_cents(x) AS
         CAST(sign(round(x * 100e0, 6)) * floor(abs(round(x * 100e0, 6)) + 5e-1) AS BIGINT);
+    CREATE MACRO units(amount) AS CAST(round(amount * 10000e0) AS BIGINT);
+    CREATE MACRO units_to_cents(u) AS CAST(sign(u) * ((abs(u) + 50) // 100) AS BIGINT);
     CREATE MACRO round_half_up(x, places) AS
         sign(round(x * pow(10e0, places), 6))
         * floor(abs(round(x * pow(10e0, places), 6)) + 5e-1) / pow(10e0, places);
@@ -92,27 +102,34 @@ def full_year(con: duckdb.DuckDBPyConnection, data: Path, t: Terms) -> None:
            members * to_cents(band_pmpm(avg_risk) * tier_multiplier(tier)) AS ccf_cents
     FROM monthly
     """)
-    # claims by service month, charged where the member is attributed that month
+    # claims by service month, charged where the member is attributed that month, in
+    # whole units of a hundredth of a cent; a member's excess over the stop-loss split over
+    # the practices with a positive part of the member's year, each share rounded half-up
+    # to a unit (HUGEINT: the product passes BIGINT)
+    limit = stop_loss_units(t)
     con.execute(f"""
     CREATE TEMP TABLE parts AS
     WITH attributed AS (
-        SELECT m.member_id, m.practice_id, c.paid_amount
+        SELECT m.member_id, m.practice_id, units(c.paid_amount) AS amount
         FROM {pq("claims")} c
         JOIN member_months m
           ON m.member_id = c.member_id AND m.month = month(c.claim_start_date)
         WHERE c.claim_start_date >= DATE '{YEAR}-01-01' AND c.claim_start_date < DATE '{YEAR + 1}-01-01'
     ),
     part AS (
-        SELECT member_id, practice_id, sum(paid_amount) AS cost
+        SELECT member_id, practice_id, CAST(sum(amount) AS BIGINT) AS cost
         FROM attributed GROUP BY member_id, practice_id
     ),
     member AS (
-        SELECT *, sum(cost) OVER (PARTITION BY member_id) AS annual FROM part
+        SELECT *, sum(cost) OVER (PARTITION BY member_id) AS annual,
+               sum(greatest(cost, 0)) OVER (PARTITION BY member_id) AS positive_total
+        FROM part
     )
     SELECT practice_id, cost,
-           CASE WHEN annual > 0
-                THEN cost * (greatest(annual - {d(t.stop_loss)}, 0e0) / annual)
-                ELSE 0e0 END AS truncated
+           CASE WHEN annual > {limit}
+                THEN CAST((2 * CAST(annual - {limit} AS HUGEINT) * greatest(cost, 0)
+                           + positive_total) // (2 * positive_total) AS BIGINT)
+                ELSE 0 END AS truncated
     FROM member
     """)
     con.execute(f"""
@@ -123,8 +140,8 @@ def full_year(con: duckdb.DuckDBPyConnection, data: Path, t: Terms) -> None:
         FROM member_months GROUP BY practice_id
     ),
     cost AS (
-        SELECT practice_id, to_cents(sum(cost)) AS claims_paid_cents,
-               to_cents(sum(truncated)) AS truncated_cents
+        SELECT practice_id, units_to_cents(sum(cost)) AS claims_paid_cents,
+               units_to_cents(sum(truncated)) AS truncated_cents
         FROM parts GROUP BY practice_id
     ),
     q AS (SELECT * FROM {pq("quality")} WHERE year = {YEAR}),

@@ -3,9 +3,10 @@
     python benchmarks/peer_polars.py DATA_DIR OUT.parquet [--config CONFIG.toml]
 
 The default config's rules (see ``peers.read_terms``), reproducing the engine's
-arithmetic to the cent: integer cents rounded half away from zero after removing float
-noise at 6 decimals (``to_cents``), average risk rounded half-up to 4 places, risk ratio
-to 6. One lazy query plan per result; the attributed member-months are collected once
+arithmetic to the cent: claims summed in whole units of a hundredth of a cent and
+rounded half-up to cents once per practice, integer cents rounded half away from zero
+after removing float noise at 6 decimals (``to_cents``), average risk rounded half-up
+to 4 places, risk ratio to 6. One lazy query plan per result; the attributed member-months are collected once
 because both the CCF and the settlement use them. Writes the per-practice table of
 ``peers.RESULT_COLUMNS``; prints one JSON line of timings.
 """
@@ -22,7 +23,14 @@ T0 = time.perf_counter()
 import polars as pl  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peers import MONTH_COLUMNS, YEAR, Terms, peer_arguments, read_terms  # noqa: E402
+from peers import (  # noqa: E402
+    MONTH_COLUMNS,
+    YEAR,
+    Terms,
+    peer_arguments,
+    read_terms,
+    stop_loss_units,
+)
 
 
 def round_half_up(x: pl.Expr, places: int) -> pl.Expr:
@@ -36,6 +44,11 @@ def to_cents(x: pl.Expr) -> pl.Expr:
     """Dollars to whole cents, half away from zero (money.to_cents)."""
     scaled = (x * 100.0).round(6)
     return (scaled.sign() * (scaled.abs() + 0.5).floor()).cast(pl.Int64)
+
+
+def units_to_cents(units: pl.Expr) -> pl.Expr:
+    """Whole units (hundredths of a cent) to whole cents, half-up (money.units_to_cents)."""
+    return units.sign() * ((units.abs() + 50) // 100)
 
 
 def band_pmpm(avg_risk: pl.Expr, t: Terms) -> pl.Expr:
@@ -97,12 +110,17 @@ def full_year(data: Path, t: Terms) -> pl.DataFrame:
 
     # claims by service month, charged where the member is attributed that month;
     # the stop-loss excess of a member taken from each practice in proportion to its part
+    # (amounts in whole units of a hundredth of a cent; the excess split over the practices
+    # with a positive part, each share rounded half-up to a unit, in Int128: the product
+    # passes Int64)
+    limit = stop_loss_units(t)
+    positive = pl.col("cost").clip(lower_bound=0)
     parts = (
         scan("claims")
         .filter(pl.col("claim_start_date").dt.year() == YEAR)
         .select(
             "member_id",
-            "paid_amount",
+            amount=(pl.col("paid_amount") * 10_000.0).round().cast(pl.Int64),
             member_month=pl.col("member_id") * 16 + pl.col("claim_start_date").dt.month(),
         )
         # one integer key rather than on=["member_id", "month"]: polars joins on several
@@ -114,17 +132,27 @@ def full_year(data: Path, t: Terms) -> pl.DataFrame:
             on="member_month",
         )
         .group_by("member_id", "practice_id")
-        .agg(cost=pl.col("paid_amount").sum())
-        .with_columns(annual=pl.col("cost").sum().over("member_id"))
+        .agg(cost=pl.col("amount").sum())
         .with_columns(
-            truncated=pl.when(pl.col("annual") > 0)
-            .then(pl.col("cost") * ((pl.col("annual") - t.stop_loss).clip(0.0) / pl.col("annual")))
-            .otherwise(0.0)
+            annual=pl.col("cost").sum().over("member_id"),
+            positive_total=positive.sum().over("member_id"),
+        )
+        .with_columns(
+            truncated=pl.when(pl.col("annual") > limit)
+            .then(
+                (
+                    (pl.col("annual") - limit).cast(pl.Int128) * 2 * positive
+                    + pl.col("positive_total")
+                )
+                // (2 * pl.col("positive_total"))
+            )
+            .otherwise(0)
+            .cast(pl.Int64)
         )
         .group_by("practice_id")
         .agg(
-            claims_paid_cents=to_cents(pl.col("cost").sum()),
-            truncated_cents=to_cents(pl.col("truncated").sum()),
+            claims_paid_cents=units_to_cents(pl.col("cost").sum()),
+            truncated_cents=units_to_cents(pl.col("truncated").sum()),
         )
     )
 

@@ -161,6 +161,12 @@ def read_terms(path: str | Path = DEFAULT_CONFIG, year: int = YEAR) -> Terms:
     )
 
 
+def stop_loss_units(t: Terms) -> int:
+    """The stop-loss threshold rounded half-up to the cent, in units of a hundredth of a
+    cent (the unit claims are summed in): a member is truncated above it."""
+    return math.floor(round(t.stop_loss * 100.0, 6) + 0.5) * 100
+
+
 # --------------------------------------------------------------------------- data
 
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from hypothesis import strategies as st
 
 from totalcare_payments.config import ProgramConfig, parse_config
 
@@ -19,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "totalcare_payments" / "presets"
 DEFAULT_CONFIG = CONFIGS / "bluekc_medical_home.toml"
 SAMPLE = ROOT / "sample_data"
+METHODOLOGY = ROOT / "docs" / "methodology.md"
 
 
 def config_dict(path: Path = DEFAULT_CONFIG) -> dict:
@@ -114,3 +118,108 @@ def mssp_reference(name: str) -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+def doc_example(name: str, path: Path = METHODOLOGY) -> dict[str, str]:
+    """The ``quantity -> value`` table between ``<!-- example:NAME -->`` and its closing
+    marker in the methodology page."""
+    text = path.read_text()
+    match = re.search(rf"<!-- example:{name} -->\n(.*?)<!-- /example -->", text, re.S)
+    assert match, f"{path} has no example '{name}'"
+    rows = [ln.strip().strip("|").split("|") for ln in match.group(1).strip().splitlines()]
+    assert [c.strip() for c in rows[0][:2]] == ["quantity", "value"], rows[0]
+    return {r[0].strip(): r[1].strip() for r in rows[2:]}
+
+
+def cents_text(cents: int) -> str:
+    """Cents as the docs write them: 123456 -> '1234.56'."""
+    whole, frac = divmod(abs(int(cents)), 100)
+    return f"{'-' if cents < 0 else ''}{whole}.{frac:02d}"
+
+
+# ---- random member-level programs for property tests ------------------------------------------
+
+PROPERTY_PRACTICES = ["A", "B", "C", "D"]
+
+
+@st.composite
+def member_level_programs(draw: st.DrawFn, max_members: int = 10) -> dict[str, pd.DataFrame]:
+    """A small program of 2026 with every kind of row the rules treat apart: members who
+    switch practices or are attributed nowhere in some months, members without claims,
+    claims with fractions of a cent, reversals dated in another month than their payment
+    (at another practice, outside the year, in an unattributed month), large claims over
+    any stop-loss, and a practice missing from the quality file. No row is rejected."""
+    n_practices = draw(st.integers(1, len(PROPERTY_PRACTICES)))
+    practices = PROPERTY_PRACTICES[:n_practices]
+    n_members = draw(st.integers(1, max_members))
+    where = st.sampled_from([*practices, None])
+    attribution = []
+    for m in range(n_members):
+        months = draw(st.lists(where, min_size=12, max_size=12))
+        attribution += [
+            {"member_id": f"m{m}", "practice_id": p, "year_month": MONTHS_2026[i]}
+            for i, p in enumerate(months)
+            if p is not None
+        ]
+    if not attribution:  # a year to settle needs member-months
+        attribution = attribution_rows("m0", practices[0], MONTHS_2026[:1])
+    lines = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, n_members - 1),
+                st.integers(0, 12),  # 0: December 2025
+                st.integers(-20_000_000, 150_000_000),  # units: -2,000.00 to 15,000.00
+                st.integers(0, 12),  # a reversal's month (0: none)
+            ),
+            max_size=30,
+        )
+    )
+    claims = []
+    for i, (member, month, units, reversal) in enumerate(lines):
+        date = "2025-12-15" if month == 0 else f"2026-{month:02d}-15"
+        amount = abs(units) / 10_000
+        claims.append((f"c{i}", f"m{member}", date, amount))
+        if reversal and amount:  # (a reversal of 0.00 would repeat the payment's sign)
+            claims.append((f"c{i}", f"m{member}", f"2026-{reversal:02d}-03", -amount))
+    quality_of = draw(st.lists(st.booleans(), min_size=n_practices, max_size=n_practices))
+    scores = draw(st.lists(st.integers(1, 40_000), min_size=n_members, max_size=n_members))
+    return {
+        "practices": pd.DataFrame(
+            {
+                "practice_id": practices,
+                "practice_name": [f"Practice {p}" for p in practices],
+                "tier": [
+                    ["Developing", "Established", "Advanced"][i % 3] for i in range(n_practices)
+                ],
+                "baseline_pmpm": draw(
+                    st.lists(
+                        st.integers(10_000, 150_000), min_size=n_practices, max_size=n_practices
+                    )
+                ),
+                "baseline_risk": 1.0,
+            }
+        ).assign(baseline_pmpm=lambda f: f["baseline_pmpm"] / 100),
+        "attribution": pd.DataFrame(attribution),
+        "risk_scores": pd.DataFrame(
+            {
+                "member_id": [f"m{m}" for m in range(n_members)],
+                "mara_px_total": np.array(scores) / 10_000,
+            }
+        ),
+        "claims": pd.DataFrame(
+            claims, columns=["claim_id", "member_id", "claim_start_date", "paid_amount"]
+        ),
+        "quality": pd.DataFrame(
+            {
+                "practice_id": [p for p, has in zip(practices, quality_of, strict=True) if has],
+                "year": 2026,
+                "quality_score": 0.7,
+                "met_quality_gate": True,
+            }
+        ),
+    }
+
+
+stop_losses = st.one_of(
+    st.just({"kind": "none"}),
+    st.builds(lambda a: {"kind": "fixed", "amount": a / 100}, st.integers(1, 2_000_000)),
+    st.builds(lambda p: {"kind": "percentile", "percentile": p / 1000}, st.integers(1, 999)),
+)

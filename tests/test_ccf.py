@@ -214,3 +214,30 @@ def test_reordering_input_rows_changes_nothing(rows, seed):
     shuffled_practices = PRACTICES.iloc[rng.permutation(len(PRACTICES))]
     second, _ = _batch(config, shuffled_attr, shuffled_scores, shuffled_practices, months=months)
     pd.testing.assert_frame_equal(first.lines, second.lines)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=member_rows,
+    model=st.sampled_from(["bands", "member_tiers"]),
+    normalize=st.booleans(),
+)
+def test_ccf_is_additive_over_months(rows, model, normalize):
+    """A batch of several months is, line by line, each month's batch run alone."""
+    attribution, scores = _random_program(rows)
+    changes: dict = {"risk": {"normalize": normalize}}
+    if model == "member_tiers":
+        changes["ccf"] = {
+            "rate_model": "member_tiers",
+            "member_tiers": {"quantiles": [0.25, 0.5, 0.75], "pmpm": [6.0, 8.5, 16.0, 30.0]},
+        }
+    config = make_config(changes)
+    months = sorted(attribution["year_month"].unique())
+    together, _ = _batch(config, attribution, scores, months=parse_month_range(",".join(months)))
+    alone = [
+        _batch(config, attribution, scores, months=parse_month_range(month))[0] for month in months
+    ]
+    pd.testing.assert_frame_equal(
+        together.lines, pd.concat([b.lines for b in alone], ignore_index=True)
+    )
+    assert together.total_cents == sum(b.total_cents for b in alone)

@@ -256,9 +256,9 @@ def member_gates(
     in_risk = _members_in(risk_codes, mm.n_members) & attributed
     risk_unmatched = _unmatched_ids(risk.frame[id_column], risk_codes)
     near_risk = (
-        near_misses(mm.member_ids[attributed & ~in_risk], risk_unmatched, risk.name)
+        near_misses(mm.member_ids[attributed & ~in_risk], risk_unmatched)
         if n_unscored or int(in_risk.sum()) < n_attributed
-        else ()
+        else []
     )
     gates = [
         _gate(
@@ -269,9 +269,15 @@ def member_gates(
             n_unscored / n_attributed,
             f"{n_unscored:,} of {n_attributed:,} members attributed in {label} have no "
             f"{risk_terms.score_column} ({_percent(n_unscored / n_attributed)}) and would be "
-            f"paid at the default score {risk_terms.default_score:.2f}",
+            f"paid at the default score {risk_terms.default_score:.2f}"
+            + (
+                "; the files' member ids almost match: "
+                + _declaration(near_risk, risk.name, id_column)
+                if near_risk
+                else ""
+            ),
             column=id_column,
-            examples=near_risk or _ids(mm.member_ids[unscored]),
+            examples=_near_examples(near_risk, risk.name) or _ids(mm.member_ids[unscored]),
         ),
         _match_gate(
             terms,
@@ -294,9 +300,9 @@ def member_gates(
     in_claims = _members_in(claim_codes, mm.n_members) & attributed
     without = mm.member_ids[attributed & ~in_claims]
     near_claims = (
-        near_misses(without, list(claims.unlinked_ids), claims.name)
+        near_misses(without, list(claims.unlinked_ids))
         if int(in_claims.sum()) < n_attributed
-        else ()
+        else []
     )
     gates.append(
         _match_gate(
@@ -343,7 +349,7 @@ def _match_gate(
     found: np.ndarray,
     n_attributed: int,
     label: str,
-    near: tuple[str, ...],
+    near: list[tuple[str, str]],
     missing: pd.Index,
     unmatched: list[str],
 ) -> Gate:
@@ -354,8 +360,8 @@ def _match_gate(
         f"({_percent(share)}) have a row in {table.name}"
     )
     if near:
-        detail += "; the files' member ids almost match: declare how they are written in [inputs]"
-    examples = near
+        detail += "; the files' member ids almost match: " + _declaration(near, table.name, column)
+    examples = _near_examples(near, table.name)
     if not examples and n_found < n_attributed:
         examples = _ids(missing, 3) + tuple(f"{table.name} has {i!r}" for i in unmatched[:2])
     return _gate(
@@ -371,15 +377,16 @@ def _match_gate(
 
 
 def near_misses(
-    expected: Iterable[object], found: Iterable[object], table: str, n: int = 5
-) -> tuple[str, ...]:
-    """Pairs of ids that differ only in leading zeros, letter case or surrounding blanks:
-    attribution's members without a row in ``table``, against ``table``'s ids that matched
-    no member (at most ``NEAR_MISS_SAMPLE`` of each)."""
+    expected: Iterable[object], found: Iterable[object], n: int = 5
+) -> list[tuple[str, str]]:
+    """Pairs (attribution's id, the other file's id) that differ only in leading zeros,
+    letter case or surrounding blanks: attribution's members without a row in the other
+    file, against the other file's ids that matched no member (at most
+    ``NEAR_MISS_SAMPLE`` of each)."""
     wanted = [str(i) for i in list(expected)[:NEAR_MISS_SAMPLE]]
     given = [str(i) for i in list(found)[:NEAR_MISS_SAMPLE]]
     if not wanted or not given:
-        return ()
+        return []
     by_key: dict[str, str] = {}
     for value in given:
         by_key.setdefault(_loose(value), value)
@@ -387,10 +394,35 @@ def near_misses(
     for value in wanted:
         match = by_key.get(_loose(value))
         if match is not None and match != value:
-            pairs.append(f"attribution {value!r} ~ {table} {match!r} ({_difference(value, match)})")
+            pairs.append((value, match))
             if len(pairs) == n:
                 break
-    return tuple(pairs)
+    return pairs
+
+
+def _near_examples(pairs: list[tuple[str, str]], table: str) -> tuple[str, ...]:
+    return tuple(f"attribution {a!r} ~ {table} {b!r} ({_difference(a, b)})" for a, b in pairs)
+
+
+def _declaration(pairs: list[tuple[str, str]], table: str, column: str) -> str:
+    """What to declare in [inputs] so that the ids match (the other engineer's id
+    normalization, ``config.ColumnFormat.ids``)."""
+    a, b = (x.strip() for x in pairs[0])
+    steps = []
+    if a.lstrip("0") != b.lstrip("0"):
+        steps.append("uppercase")
+    if len(a) - len(a.lstrip("0")) != len(b) - len(b.lstrip("0")):
+        steps.append("strip_leading_zeros")
+    if not steps:
+        return "declare how they are written in [inputs]"
+    ids = "ids = [" + ", ".join(f'"{step}"' for step in steps) + "]"
+    zeros_here = len(b) - len(b.lstrip("0")) > len(a) - len(a.lstrip("0"))
+    files = [f"[inputs.{table}] {column}"]
+    if "uppercase" in steps or not zeros_here:
+        files.append("[inputs.attribution] member_id")
+    if "strip_leading_zeros" in steps and not zeros_here and "uppercase" not in steps:
+        files = ["[inputs.attribution] member_id"]
+    return "declare how they are written: " + " and ".join(f"{f} = {{ {ids} }}" for f in files)
 
 
 def _loose(value: str) -> str:

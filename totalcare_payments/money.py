@@ -3,6 +3,10 @@
 Every amount the engine pays is an ``int64`` number of cents; floats only carry
 rates and ratios. Control totals are sums of those integers, so they equal the
 sum of the lines exactly.
+
+Claim amounts may carry fractions of a cent. They are read as whole *units* of a
+hundredth of a cent (``UNITS_PER_DOLLAR`` = 10,000 to the dollar), summed exactly in
+units, and rounded half-up to cents once per practice (``units_to_cents``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ MONEY_TYPE = pa.decimal128(18, 2)
 # rounding the scaled value to this many places first removes that noise.
 _NOISE_DECIMALS = 6
 
+# Claim amounts are summed in units of a hundredth of a cent.
+UNITS_PER_CENT = 100
+UNITS_PER_DOLLAR = 100 * UNITS_PER_CENT
+
 
 def to_cents(dollars: np.ndarray | float) -> np.ndarray:
     """Dollars (float) to whole cents, half-up: 0.125 -> 13, -0.125 -> -13, 1.005 -> 101."""
@@ -31,6 +39,50 @@ def round_half_up(values: np.ndarray | float, decimals: int) -> np.ndarray:
     factor = 10.0**decimals
     scaled = np.round(np.asarray(values, dtype=np.float64) * factor, _NOISE_DECIMALS)
     return np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / factor
+
+
+def units_to_cents(units: np.ndarray | int) -> np.ndarray:
+    """Whole units (hundredths of a cent) to whole cents, half-up, in integers: 50 -> 1, -150 -> -2."""
+    u = np.asarray(units, dtype=np.int64)
+    return np.sign(u) * ((np.abs(u) + UNITS_PER_CENT // 2) // UNITS_PER_CENT)
+
+
+def mul_div_half_up(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``a x b / c`` rounded half-up to a whole number, exactly, for int64 arrays with
+    ``a >= 0``, ``0 <= b <= c``, ``c > 0`` and ``a < 2**53``: although ``a x b`` may pass
+    int64, the quotient (at most ``a``) does not.
+
+    The quotient is estimated in floating point (within 3 of the truth) and corrected
+    with the exact remainder ``a x b - q x c``, worked out modulo 2**64: the true
+    remainder is small, so its wrapped value is exact.
+    """
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    c = np.asarray(c, dtype=np.int64)
+    q = np.floor(a.astype(np.float64) * (b / c)).astype(np.int64)
+
+    def remainder(q: np.ndarray) -> np.ndarray:
+        wrapped = a.astype(np.uint64) * b.astype(np.uint64) - q.astype(np.uint64) * c.astype(
+            np.uint64
+        )
+        return wrapped.view(np.int64)
+
+    r = remainder(q)
+    for _ in range(4):  # the estimate is at most 3 off
+        low, high = r < 0, r >= c
+        if not (low.any() or high.any()):
+            break
+        q = q - low + high
+        r = remainder(q)
+    assert ((r >= 0) & (r < c)).all(), "mul_div_half_up: inputs outside its range"
+    return q + (2 * r >= c)
+
+
+def cents_text(cents: int | np.integer) -> str:
+    """Cents as exact decimal text with two places, no separators: 1200000 -> '12000.00'."""
+    value = int(cents)
+    whole, frac = divmod(abs(value), 100)
+    return f"{'-' if value < 0 else ''}{whole}.{frac:02d}"
 
 
 def cents_to_dollars(cents: np.ndarray) -> np.ndarray:

@@ -28,6 +28,7 @@ class Reason(StrEnum):
     NULL_VALUE = "NULL_VALUE"
     NON_FINITE = "NON_FINITE"
     OUT_OF_RANGE = "OUT_OF_RANGE"
+    TOO_MANY_DECIMALS = "TOO_MANY_DECIMALS"
     DUPLICATE_KEY = "DUPLICATE_KEY"
     DUPLICATE_CLAIM_ID = "DUPLICATE_CLAIM_ID"
     DUPLICATE_MEMBER_MONTH = "DUPLICATE_MEMBER_MONTH"
@@ -61,6 +62,7 @@ class Reason(StrEnum):
     BELOW_MSR = "BELOW_MSR"
     NO_SAVINGS = "NO_SAVINGS"
     QUALITY_GATE = "QUALITY_GATE"
+    NO_SHARE_RATE = "NO_SHARE_RATE"
     LOSS = "LOSS"
     LOSS_CAPPED = "LOSS_CAPPED"
     TERMINATED = "TERMINATED"
@@ -95,6 +97,10 @@ _DESCRIPTIONS: dict[Reason, tuple[ReasonKind, str]] = {
     Reason.NULL_VALUE: ("rejected", "an empty required value"),
     Reason.NON_FINITE: ("rejected", "a number that is NaN or infinite"),
     Reason.OUT_OF_RANGE: ("rejected", "a number or date outside the column's bounds"),
+    Reason.TOO_MANY_DECIMALS: (
+        "rejected",
+        "an amount finer than a hundredth of a cent (a fifth or sixth decimal place)",
+    ),
     Reason.DUPLICATE_KEY: ("rejected", "a second row for the same key"),
     Reason.DUPLICATE_CLAIM_ID: (
         "rejected",
@@ -167,6 +173,11 @@ _DESCRIPTIONS: dict[Reason, tuple[ReasonKind, str]] = {
     Reason.BELOW_MSR: ("outcome", "savings, but the savings rate is below the MSR"),
     Reason.NO_SAVINGS: ("outcome", "no savings (and no loss past the minimum loss rate)"),
     Reason.QUALITY_GATE: ("outcome", "savings met the MSR, but the quality standard was missed"),
+    Reason.NO_SHARE_RATE: (
+        "outcome",
+        "savings met the MSR and the quality standard, but the share rate (after any "
+        "payment reduction) is 0",
+    ),
     Reason.LOSS: ("outcome", "loss past the minimum loss rate, billed at the loss rate"),
     Reason.LOSS_CAPPED: ("outcome", "loss billed, limited by the loss limit"),
     Reason.TERMINATED: (

@@ -212,3 +212,30 @@ def test_every_input_row_is_accounted_for(data: Path, tmp_path: Path):
     }
     rejects = pd.read_csv(tmp_path / "s" / "rejects.csv")
     assert len(rejects) == 5 and set(rejects["table"]) == {"claims"}
+
+
+def test_claim_amounts_are_read_to_a_hundredth_of_a_cent():
+    from totalcare_payments.inputs import schema
+    from totalcare_payments.inputs.checks import check_table
+
+    amounts = [
+        12.3456,  # four decimals: taken as written
+        0.1 + 0.2,  # 0.30000000000000004: binary noise, read as 0.3000
+        999_999_999.9999,  # the largest amount, to a hundredth of a cent
+        -0.0001,
+        12.34567,  # a fifth decimal: x 10,000 = 123,456.7, 0.3 from a whole unit
+        0.000001,  # a sixth decimal: 0.01 of a unit
+        0.12345,
+    ]
+    frame = pd.DataFrame(
+        {
+            "claim_id": range(len(amounts)),
+            "member_id": "m1",
+            "claim_start_date": "2026-01-05",
+            "paid_amount": amounts,
+        }
+    )
+    table = check_table(frame, schema.CLAIMS)
+    assert table.frame["paid_amount"].tolist() == amounts[:4]
+    assert table.rejects["reason"].tolist() == ["TOO_MANY_DECIMALS"] * 3
+    assert table.rejects["row"].tolist() == [5, 6, 7]

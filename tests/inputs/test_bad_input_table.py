@@ -71,6 +71,7 @@ CASES: dict[str, tuple[Mutation, str, int, int]] = {
     "NULL_VALUE": (_set("risk_scores", 0, "mara_px_total", ""), "ccf", 0, 2),
     "NON_FINITE": (_set("risk_scores", 0, "mara_px_total", "inf"), "ccf", 0, 2),
     "OUT_OF_RANGE": (_set("quality", 0, "quality_score", "1.5"), "settle", 0, 2),
+    "TOO_MANY_DECIMALS": (_set("claims", 0, "paid_amount", "12.34567"), "settle", 0, 2),
     "DUPLICATE_CLAIM_ID": (_repeat("claims", 0), "settle", 0, 2),
     "DUPLICATE_MEMBER_MONTH": (_duplicate_member_month, "ccf", 0, 2),
     "DUPLICATE_KEY": (_repeat("risk_scores", 0, mara_px_total="2.0"), "ccf", 2, 2),
@@ -109,6 +110,26 @@ def test_bad_input_case(case: str, strict: bool, tmp_path: Path):
         manifest = json.loads((out / "manifest.json").read_text())
         rejected = {k: v for e in manifest["inputs"].values() for k, v in e["rejected"].items()}
         assert rejected == {case: 1}
+
+
+@pytest.mark.parametrize(("value", "reason"), [("0", "OUT_OF_RANGE"), ("", "NULL_VALUE")])
+def test_a_baseline_of_zero_or_empty_fails_the_settlement_with_a_listed_reason(
+    value: str, reason: str, tmp_path: Path
+):
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data)
+    _set("practices", 1, "baseline_pmpm", value)(data)
+    args = [*COMMANDS["settle"], "--data", str(data), "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert reason in result.output and "baseline_pmpm" in result.output
+    table = (ROOT / "README.md").read_text()
+    row = next(
+        ln
+        for ln in table.splitlines()
+        if "baseline_pmpm or baseline_risk is" in ln and reason in ln
+    )
+    assert row.split("|")[3:5] == [" exit 2 ", " exit 2 "]
 
 
 # reason code -> the arguments that meet it (a run that cannot start: exit 2, no output)

@@ -138,7 +138,7 @@ def test_percentile_stop_loss_and_no_stop_loss():
         }
     )
     # annual costs 7,000 (m1), 12,000 (m2), 16,000 (m3): median 12,000 -> only m3 over, by 4,000
-    assert pct.notes["stop_loss_threshold"] == 12000.0
+    assert pct.notes["stop_loss_threshold"] == "12000.00"  # the value used, as decimal text
     assert pct.practices["truncated_cents"].tolist() == [0, 400000]
 
 
@@ -606,3 +606,171 @@ def test_settle_from_a_practice_summary_file(tmp_path):
     }
     assert settled["reason"].tolist() == ["PAID", "BELOW_MSR", "PAID", "QUALITY_GATE"]
     assert settled.loc["A101", "msr"] == "0.03925"
+
+
+# ---- money summed exactly, truncation over positive parts, the threshold used, reasons -------
+
+
+def _one_practice(claims: list[tuple], changes: dict | None = None, months=MONTHS_2026):
+    """Practice A, members m1..mN all year at A (N = the members named in claims)."""
+    members = sorted({c[1] for c in claims})
+    attribution = pd.DataFrame([r for m in members for r in attribution_rows(m, "A", months)])
+    config = make_config({"settlement": {**TERMS["settlement"], **(changes or {})}})
+    data = program_from_frames(
+        config,
+        PRACTICES.iloc[[0]],
+        attribution,
+        pd.DataFrame({"member_id": members, "mara_px_total": 1.0}),
+        pd.DataFrame(claims, columns=CLAIMS.columns),
+        QUALITY.iloc[[0]],
+    )
+    settlement = compute_settlement(data, config, 2026)
+    return settlement, settlement.practices.iloc[0]
+
+
+def test_claims_are_summed_exactly_and_rounded_once_per_practice():
+    # 0.1 ten thousand times: a float sum gives 1,000.0000000001588; in units it is
+    # 10,000 x 1,000 = 10,000,000 units = 1,000.00 exactly. Plus two lines of 0.0025:
+    # 50 units = half a cent, rounded once for the practice: half-up, 1,000.01.
+    claims = [(f"c{i}", "m1", "2026-05-01", 0.1) for i in range(10_000)]
+    claims += [("d1", "m1", "2026-06-01", 0.0025), ("d2", "m1", "2026-06-02", 0.0025)]
+    _, row = _one_practice(claims)
+    assert sum(0.1 for _ in range(10_000)) != 1000.0
+    assert row.claims_paid_cents == 100_001
+
+
+def test_a_member_exactly_at_the_stop_loss_is_not_truncated():
+    # 6,521.21 + 2,502.26 + 976.53 = 10,000.00 exactly: not above the $10,000 stop-loss
+    # (in binary floating point the sum is 10,000.000000000002, which counted as truncated)
+    claims = [
+        ("c1", "m1", "2026-03-01", 6521.21),
+        ("c2", "m1", "2026-03-02", 2502.26),
+        ("c3", "m1", "2026-03-03", 976.53),
+        ("c4", "m2", "2026-03-04", 10_000.01),  # one cent over: truncated by 0.01
+    ]
+    settlement, row = _one_practice(claims)
+    assert settlement.notes["members_truncated"] == 1
+    assert row.truncated_cents == 1
+
+
+def test_truncation_is_split_over_positive_parts_only():
+    # m1 at A Jan-Jun, B Jul-Dec. A: 15,000.00 (March); B: only a reversal of -3,000.00
+    # (July) whose payment was in December 2025. The year: 12,000.00, 2,000.00 over $10,000.
+    # A's part is the only positive one: A takes all 2,000.00, B none. (Split over the signed
+    # parts, B would take 2,000 x -3,000 / 12,000 = -500.00: its cost raised by 500.00.)
+    attribution = pd.DataFrame(
+        attribution_rows("m1", "A", MONTHS_2026[:6]) + attribution_rows("m1", "B", MONTHS_2026[6:])
+    )
+    claims = pd.DataFrame(
+        [
+            ("c1", "m1", "2026-03-10", 15_000.00),
+            ("c2", "m1", "2025-12-20", 3_000.00),
+            ("c2", "m1", "2026-07-02", -3_000.00),
+        ],
+        columns=CLAIMS.columns,
+    )
+    config = make_config(TERMS)
+    data = program_from_frames(config, PRACTICES, attribution, SCORES.iloc[[0]], claims, QUALITY)
+    rows = compute_settlement(data, config, 2026).practices.set_index("practice_id")
+    assert rows["claims_paid_cents"].to_dict() == {"A": 1_500_000, "B": -300_000}
+    assert rows["truncated_cents"].to_dict() == {"A": 200_000, "B": 0}
+    # actual cost: A 15,000 - 2,000 = 13,000.00; B -3,000.00, not raised
+    assert rows["actual_cost_cents"].to_dict() == {"A": 1_300_000, "B": -300_000}
+
+
+def test_split_shares_are_rounded_to_units_and_practices_to_cents():
+    # m1: A 1,000.00 (Jan-Apr), B 1,000.00 (May-Aug), C 1,000.01 (Sep-Dec): 3,000.01, 1,000.01
+    # over a $2,000 stop-loss. In units the excess is 10,000,100, the positive total
+    # 30,000,100: A and B 10,000,100 x 10,000,000 / 30,000,100 = 3,333,355.55 -> 3,333,356
+    # each (333.3356 -> 333.34), C 10,000,100 x 10,000,100 / 30,000,100 = 3,333,388.89
+    # -> 3,333,389 (333.3389 -> 333.34). The shares add to 10,000,101 units, the cents to
+    # 1,000.02: rounding each practice once moves a total by at most half a cent each.
+    attribution = pd.DataFrame(
+        attribution_rows("m1", "A", MONTHS_2026[:4])
+        + attribution_rows("m1", "B", MONTHS_2026[4:8])
+        + attribution_rows("m1", "C", MONTHS_2026[8:])
+    )
+    practices = pd.concat(
+        [PRACTICES, PRACTICES.iloc[[0]].assign(practice_id="C", practice_name="C")]
+    )
+    claims = pd.DataFrame(
+        [
+            ("c1", "m1", "2026-02-01", 1000.00),
+            ("c2", "m1", "2026-06-01", 1000.00),
+            ("c3", "m1", "2026-10-01", 1000.01),
+        ],
+        columns=CLAIMS.columns,
+    )
+    config = make_config(
+        {"settlement": {**TERMS["settlement"], "stop_loss": {"kind": "fixed", "amount": 2000.0}}}
+    )
+    data = program_from_frames(config, practices, attribution, SCORES.iloc[[0]], claims)
+    rows = compute_settlement(data, config, 2026).practices.set_index("practice_id")
+    assert rows["truncated_cents"].to_dict() == {"A": 33_334, "B": 33_334, "C": 33_334}
+
+
+def test_the_displayed_threshold_is_the_one_used():
+    # a percentile at 0.5 of m1's 0.00 (no claims) and m2's 0.25: 0.125, half-up 0.13
+    # (Python's round(0.125, 2) gives 0.12). m2 is truncated by 0.25 - 0.13 = 0.12.
+    claims = [("c1", "m2", "2026-01-05", 0.25)]
+    members = pd.DataFrame(
+        attribution_rows("m1", "A", MONTHS_2026) + attribution_rows("m2", "A", MONTHS_2026)
+    )
+    config = make_config(
+        {
+            "settlement": {
+                **TERMS["settlement"],
+                "stop_loss": {"kind": "percentile", "percentile": 0.5},
+            }
+        }
+    )
+    data = program_from_frames(
+        config,
+        PRACTICES.iloc[[0]],
+        members,
+        pd.DataFrame({"member_id": ["m1", "m2"], "mara_px_total": 1.0}),
+        pd.DataFrame(claims, columns=CLAIMS.columns),
+    )
+    settlement = compute_settlement(data, config, 2026)
+    assert round(0.125, 2) == 0.12
+    assert settlement.notes["stop_loss_threshold"] == "0.13"
+    assert settlement.practices.loc[0, "truncated_cents"] == 12
+
+
+def test_a_zero_share_rate_has_its_own_reason():
+    zero = {"Developing": 0.0, "Established": 0.0, "Advanced": 0.0}
+    out = _summary(
+        [{"budget": 1_000_000, "actual_cost": 950_000}],
+        {"sharing": {"savings_share_rate": zero, "quality_share_rate": zero}},
+    )
+    # 5% savings meet the 2% MSR and the gate, but 50,000 x 0 = 0: NO_SHARE_RATE, not PAID
+    assert (out.loc[0, "meets_msr"], out.loc[0, "reason"]) == (True, "NO_SHARE_RATE")
+    assert out.loc[0, "final_payment_cents"] == 0
+    # the same when the whole share is withheld: 50,000 x 0.40 x (1 - 1.0) = 0
+    out = _summary([{"budget": 1_000_000, "actual_cost": 950_000}], {"payment_reduction": 1.0})
+    assert (out.loc[0, "share_rate"], out.loc[0, "reason"]) == (0.4, "NO_SHARE_RATE")
+
+
+def test_claims_too_large_to_sum_exactly_fail_the_run():
+    from totalcare_payments.errors import InputError
+
+    # 400 lines of $1,000,000,000 (the largest amount a line may have) add up to $400 billion:
+    # 4 x 10**15 units, the most that is summed exactly with room to spare
+    claims = [(f"c{i}", "m1", "2026-01-05", 1e9) for i in range(400)]
+    with pytest.raises(InputError, match="cannot be summed to the cent") as caught:
+        _one_practice(claims)
+    assert caught.value.problems[0].reason == "OUT_OF_RANGE"
+
+
+def test_a_year_without_quality_rows_gives_every_practice_score_0_and_no_gate():
+    # the quality file has rows of 2025 only: every practice is missing for 2026, so each
+    # has quality_score 0 and missed the gate; A's savings meet the MSR: QUALITY_GATE
+    config = make_config(TERMS)
+    last_year = QUALITY.assign(year=2025)
+    data = program_from_frames(config, PRACTICES, ATTRIBUTION, SCORES, CLAIMS, last_year)
+    settlement = compute_settlement(data, config, 2026)
+    rows = settlement.practices
+    assert rows["quality_score"].tolist() == [0.0, 0.0]
+    assert rows["met_quality_gate"].tolist() == [False, False]
+    assert rows["reason"].tolist() == ["QUALITY_GATE", "QUALITY_GATE"]
+    assert settlement.notes["practices_without_quality"] == 2

@@ -161,7 +161,7 @@ def ccf(
             batch.members_defaulted,
             len(result.rejects),
         )
-        console.show_accounting(result.manifest["inputs"])
+        console.show_accounting(result.manifest["inputs"], result.manifest.get("gates"))
 
 
 @app.command()
@@ -233,7 +233,7 @@ def settle(
         console.show_settlement(
             settlement.practices, settlement.control_totals, result.out, settlement.notes
         )
-        console.show_accounting(result.manifest["inputs"])
+        console.show_accounting(result.manifest["inputs"], result.manifest.get("gates"))
 
 
 app.command()(scenarios)

@@ -65,6 +65,9 @@ def show_error(exc: TotalcareError) -> None:
     if isinstance(exc, InputError):
         for problem in exc.problems:
             err.print(f"  - {problem.describe()}", markup=False, soft_wrap=True)
+        gates = getattr(exc, "gates", None)  # a failed data-quality gate (gates.GateError)
+        if gates:
+            show_gates(gates, to_stderr=True)
     else:
         err.print(f"  {exc}", markup=False, soft_wrap=True)
 
@@ -107,9 +110,12 @@ def show_ccf(
     out.print(f"Payment file and manifest written to [bold]{escape(str(out_dir))}[/]")
 
 
-def show_accounting(inputs: dict[str, dict[str, Any]]) -> None:
+def show_accounting(
+    inputs: dict[str, dict[str, Any]], gates: list[dict[str, Any]] | None = None
+) -> None:
     """Every input row accounted for, table by table: read = used + excluded + rejected,
-    with the reasons (the manifest's ``inputs``)."""
+    with the reasons (the manifest's ``inputs``); then the data-quality gates the run
+    passed (the manifest's ``gates``)."""
     table = _table("Input rows: read = used + excluded + rejected")
     _column(table, "table")
     _column(table, "read", "right")
@@ -127,6 +133,40 @@ def show_accounting(inputs: dict[str, dict[str, Any]]) -> None:
             escape(str(entry["path"])),
         )
     out.print(table)
+    if gates:
+        show_gates(gates)
+
+
+def show_gates(gates: list[dict[str, Any]], *, to_stderr: bool = False) -> None:
+    """The data-quality gates ([checks]): each one's table, what it saw against its limit,
+    passed or failed, and the reason of a relaxed limit (the manifest's ``gates``)."""
+    table = _table("Data-quality gates ([checks]): what each saw, against its limit")
+    _column(table, "gate")
+    _column(table, "table")
+    _column(table, "seen", "right")
+    _column(table, "limit", "right")
+    _column(table, "result")
+    _column(table, "relaxed because")
+    for gate in gates:
+        key = str(gate["gate"])
+        bound = ">=" if key.startswith("min_") else "<="
+        source = " (--strict)" if gate.get("strict") else ""
+        table.add_row(
+            key,
+            str(gate["table"]),
+            _gate_figure(gate["seen"]),
+            f"{bound} {_gate_figure(gate['limit'])}{source}",
+            "passed" if gate["passed"] else "[bold red]FAILED[/]",
+            escape(str(gate["relaxed"] or "")),
+        )
+    (err if to_stderr else out).print(table)
+
+
+def _gate_figure(value: object) -> str:
+    """A share as a percentage, a count as a number."""
+    if isinstance(value, float):
+        return f"{value:.4%}" if 0 < value < 0.0001 else f"{value:.2%}"
+    return f"{value:,}"
 
 
 def _by_reason(counts: dict[str, int]) -> str:

@@ -116,4 +116,4 @@ def scenarios(
                 progress=step,
             )
         console.show_study(run.study, run.out, run.report, run.xlsx)
-        console.show_accounting(run.manifest["inputs"])
+        console.show_accounting(run.manifest["inputs"], run.manifest.get("gates"))

@@ -260,8 +260,10 @@ def _check_column(table: Table, col: Column, fmt: ColumnFormat | None = None) ->
         if fmt is not None and fmt.percent:
             values = values / 100.0
         arr = values.to_numpy(dtype="float64")
-        if col.kind == "number" and _all_within(arr, wrong, col):  # nothing to reject
-            if values.dtype != raw.dtype:
+        too_fine = None if col.decimals is None else _too_fine(arr, col.decimals)
+        fine = too_fine is None or not too_fine.any()
+        if col.kind == "number" and _all_within(arr, wrong, col) and fine:
+            if values.dtype != raw.dtype:  # nothing to reject
                 table = table.with_frame(_with_column(frame, name, values))
             return table
         present = ~np.isnan(arr) if not col.required else np.ones(len(arr), dtype=bool)
@@ -294,6 +296,14 @@ def _check_column(table: Table, col: Column, fmt: ColumnFormat | None = None) ->
         checks.append(
             (out, Reason.OUT_OF_RANGE, f"{name} is outside [{lo}, {hi}]{percent_hint}")
         )
+        if too_fine is not None:
+            checks.append(
+                (
+                    valid & too_fine,
+                    Reason.TOO_MANY_DECIMALS,
+                    f"{name} has more than {col.decimals} decimal places",
+                )
+            )
         # the rejects keep the values as written; the kept rows get the numbers read
         table = table.reject_all([(mask, reason, name, message) for mask, reason, message in checks])
         if values.dtype != raw.dtype or col.kind == "year":
@@ -363,6 +373,24 @@ def _check_period(table: Table, col: Column, raw: pd.Series, fmt: ColumnFormat |
             )
         )
     return table.reject_all(checks)
+
+
+# How far (in units of the last decimal kept) a binary float may sit from the decimal it
+# was written as and still be read as that decimal. A 4-place amount up to 1e9 parsed to a
+# double lies within 0.0016 units of its decimal; a fifth or sixth decimal place moves it
+# by at least 0.01.
+DECIMALS_TOLERANCE = 0.005
+
+
+def _too_fine(arr: np.ndarray, decimals: int) -> np.ndarray:
+    """Mask of values that are not a whole number of 10**-decimals: value x 10**decimals
+    is DECIMALS_TOLERANCE or more from the nearest integer (NaN and inf are not flagged)."""
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: NaN, not flagged
+        scaled = arr * 10.0**decimals
+        off = np.rint(scaled)
+        np.subtract(scaled, off, out=off)
+        np.abs(off, out=off)
+        return off >= DECIMALS_TOLERANCE
 
 
 def _all_within(arr: np.ndarray, wrong: np.ndarray, col: Column) -> bool:

@@ -21,6 +21,9 @@ class Column:
     required: bool = True
     min_value: float | None = None
     max_value: float | None = None
+    # a number read as a whole count of 10**-decimals (claim amounts: hundredths of a
+    # cent); a value finer than that is rejected (TOO_MANY_DECIMALS)
+    decimals: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ CLAIMS = TableSpec(
         Column("claim_id", "id"),
         Column("member_id", "id"),
         Column("claim_start_date", "date"),
-        Column("paid_amount", "number", min_value=-1e9, max_value=1e9),
+        Column("paid_amount", "number", min_value=-1e9, max_value=1e9, decimals=4),
     ),
 )
 

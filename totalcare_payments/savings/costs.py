@@ -1,11 +1,16 @@
-"""Actual cost of each practice's attributed population, from claim lines.
+"""What the claims cost: each attributed member-month's paid claims, summed exactly.
 
-A claim counts in the performance year when its service month (the month of
-``claim_start_date``) is in the year, and is charged to the practice the member was
-attributed to in that month. Claims in months the member was attributed nowhere are
-excluded and counted. Reversals (negative ``paid_amount``) net against their claims
-because costs are summed per member-month. Truncation at the stop-loss is
-``stop_loss``.
+A claim counts in the month of its ``claim_start_date`` and is charged to the practice
+the member is attributed to in that month (a reversal by its own date, like any claim);
+claims outside the run's months, or in a month when the member is attributed nowhere,
+are excluded and counted.
+
+Amounts are summed in whole units of a hundredth of a cent (``money.UNITS_PER_DOLLAR``):
+each claim's amount x 10,000, a whole number (the reader rejects finer amounts,
+TOO_MANY_DECIMALS). The sums are kept in float64 arrays, which hold whole numbers below
+2**53 exactly; the claims' amounts, taken as positive, must add up to less than
+``MAGNITUDE_LIMIT_UNITS`` ($400 billion), so that every partial sum of every cell,
+member and practice is below that and exact, in any order.
 """
 
 from __future__ import annotations
@@ -18,42 +23,48 @@ import numpy as np
 import pandas as pd
 
 from ..attribution import NO_PRACTICE, MemberMonths
+from ..errors import InputError, Problem
 from ..inputs.checks import Table, TableUse
 from ..inputs.columns import ROWS_PER_SLICE, number_chunks
+from ..money import UNITS_PER_DOLLAR
 from ..periods import month_index
 from ..reasons import Reason
+
+# The most the claims' absolute amounts may add up to, in units ($400 billion): below
+# 2**52, so that the float64 sums of whole units are exact with room to spare.
+MAGNITUDE_LIMIT_UNITS = 4 * 10**15
 
 
 @dataclass(frozen=True)
 class MemberCosts:
-    """Paid claims per attributed member-month cell: ``cost[member, month]`` in dollars."""
+    """Paid claims per attributed member-month cell: ``cost[member, month]`` in whole units
+    of a hundredth of a cent, held exactly in float64 (every sum is below 2**53)."""
 
-    cost: np.ndarray  # (members, months) float64
+    cost: np.ndarray  # (members, months) float64 of whole units
     grid: np.ndarray  # (members, months) practice codes, NO_PRACTICE where unattributed
     n_practices: int
     attributed: np.ndarray  # (members,) whether the member has a member-month in the run
     claims_outside_year: int
     claims_not_attributed: int
-    dollars_not_attributed: float
+    units_not_attributed: int  # the excluded claims' amount, in units
     use: TableUse | None = None  # what was used of the claims table
 
     @cached_property
     def _annual(self) -> np.ndarray:
-        return self.cost.sum(axis=1)
+        return self.cost.sum(axis=1).astype(np.int64)  # whole units below 2**53: exact
 
     def annual_cost(self) -> np.ndarray:
-        """Each member's paid claims in the year, over every practice."""
+        """Each member's paid claims in the year, over every practice, in units (int64)."""
         return self._annual
 
     @cached_property
     def claims_by_practice(self) -> np.ndarray:
-        """Paid claims per practice (before any stop-loss), in dollars."""
+        """Paid claims per practice (before any stop-loss), in units (int64)."""
         total = np.zeros(self.n_practices + 1)
         for month in range(self.grid.shape[1]):  # month by month: small temporaries
             practice = self.grid[:, month] + 1  # unattributed cells (cost 0) count in bin 0
             total += np.bincount(practice, weights=self.cost[:, month], minlength=len(total))
-        return total[1:]
-
+        return total[1:].astype(np.int64)
 
 
 def _claim_blocks(frame: pd.DataFrame) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -74,16 +85,22 @@ def _claim_blocks(frame: pd.DataFrame) -> Iterator[tuple[np.ndarray, np.ndarray,
 
 
 def member_costs(claims: Table, mm: MemberMonths) -> MemberCosts:
-    """Sum claims per attributed member-month; exclude (and count) the rest."""
+    """Sum claims per attributed member-month, in units; exclude (and count) the rest."""
     n_cells = mm.n_members * mm.n_months
     grid = mm.practice_grid()
     # unattributed cells, month-major as the cells, and one extra cell for the claims
     # outside the run's months or of members attributed nowhere
     unattributed = np.append(grid.ravel(order="F") == NO_PRACTICE, True)
     sums = np.zeros(n_cells + 1)
+    units = np.empty(ROWS_PER_SLICE)  # a block's amounts in units, and their magnitudes
+    magnitude = np.empty(ROWS_PER_SLICE)
     n_claims = n_outside = n_unattributed = 0
-    dollars_never_attributed = 0.0
+    units_never_attributed = 0.0
+    total_magnitude = 0.0
     for member, period, paid in _claim_blocks(claims.frame):  # blocks of claims, not claims
+        amount = np.multiply(paid, UNITS_PER_DOLLAR, out=units[: len(paid)])
+        np.rint(amount, out=amount)  # whole units: the reader rejects finer amounts
+        total_magnitude += float(np.abs(amount, out=magnitude[: len(amount)]).sum())
         # Every claim goes to its month-major cell (month, member): claims in date order
         # add into one month's slice at a time.
         cell = month_index(mm.periods, period, dtype=np.intp)
@@ -96,14 +113,30 @@ def member_costs(claims: Table, mm: MemberMonths) -> MemberCosts:
             cell[outside | never] = n_cells
         low, high = int(cell.min()), int(cell.max())
         if high - low < 4 * len(cell):  # a few months of cells: count them densely
-            sums[low : high + 1] += np.bincount(cell - low, weights=paid, minlength=high - low + 1)
+            sums[low : high + 1] += np.bincount(
+                cell - low, weights=amount, minlength=high - low + 1
+            )
         else:
-            np.add.at(sums, cell, paid)
+            np.add.at(sums, cell, amount)
         n_claims += len(cell)
         n_outside += int(np.count_nonzero(outside)) if any_outside else 0
         n_unattributed += int(np.count_nonzero(unattributed[cell]))
         if any_never:
-            dollars_never_attributed += float(np.sum(paid, where=never & ~outside))
+            units_never_attributed += float(np.sum(amount, where=never & ~outside))
+    if total_magnitude >= MAGNITUDE_LIMIT_UNITS:
+        raise InputError(
+            Problem(
+                table="claims",
+                reason=Reason.OUT_OF_RANGE,
+                column="paid_amount",
+                message=(
+                    f"{claims.path}: the claims' amounts, taken as positive, add up to "
+                    f"${total_magnitude / UNITS_PER_DOLLAR:,.0f}: more than "
+                    f"${MAGNITUDE_LIMIT_UNITS // UNITS_PER_DOLLAR:,} cannot be summed to "
+                    "the cent"
+                ),
+            )
+        )
     not_attributed = n_unattributed - n_outside
     use = TableUse.of(
         claims.name,
@@ -111,8 +144,8 @@ def member_costs(claims: Table, mm: MemberMonths) -> MemberCosts:
         {Reason.OUTSIDE_PERIOD: n_outside, Reason.NOT_ATTRIBUTED: not_attributed},
     )
     cost = sums[:n_cells]
-    dollars_not_attributed = (
-        float(np.sum(cost, where=unattributed[:n_cells])) + dollars_never_attributed
+    units_not_attributed = (
+        float(np.sum(cost, where=unattributed[:n_cells])) + units_never_attributed
     )
     cost[unattributed[:n_cells]] = 0.0
     return MemberCosts(
@@ -122,6 +155,6 @@ def member_costs(claims: Table, mm: MemberMonths) -> MemberCosts:
         attributed=mm.attributed(),
         claims_outside_year=n_outside,
         claims_not_attributed=not_attributed,
-        dollars_not_attributed=dollars_not_attributed,
+        units_not_attributed=int(units_not_attributed),
         use=use,
     )

@@ -18,7 +18,7 @@ from ..ccf import ccf_lines
 from ..config import ProgramConfig, StopLoss
 from ..errors import InputError, Problem
 from ..inputs.checks import Table, TableUse
-from ..money import to_cents
+from ..money import cents_text, to_cents, units_to_cents
 from ..periods import year_periods
 from ..program import Program
 from ..reasons import Reason
@@ -59,10 +59,10 @@ def _quality_for(
     )
     idx = pd.Index(frame["practice_id"]).get_indexer(practice_ids)
     has = idx >= 0
-    # a trailing 0 / False for practices without a row (and for a table with no row left)
-    scores = np.append(frame["quality_score"].to_numpy(float), 0.0)
-    gates = np.append(frame["met_quality_gate"].to_numpy(bool), False)
-    return scores[idx], gates[idx], int((~has).sum()), use
+    score, met = np.zeros(n), np.zeros(n, dtype=bool)  # (a year without quality rows too)
+    score[has] = frame["quality_score"].to_numpy(float)[idx[has]]
+    met[has] = frame["met_quality_gate"].to_numpy(bool)[idx[has]]
+    return score, met, int((~has).sum()), use
 
 
 
@@ -85,13 +85,13 @@ class PerformanceYear:
         """claims_paid and truncated cents per practice under a stop-loss, with its notes."""
         threshold = stop_loss_threshold(stop_loss, self.costs.annual_cost(), self.costs.attributed)
         by_practice = practice_costs(self.costs, threshold)
-        notes = {
-            "stop_loss_threshold": None if np.isinf(threshold) else round(threshold, 2),
+        notes = {  # the threshold used, as exact decimal text
+            "stop_loss_threshold": None if threshold is None else cents_text(threshold),
             "members_truncated": by_practice.members_truncated,
         }
-        return (
-            to_cents(by_practice.claims_paid[self.active]),
-            to_cents(by_practice.truncated[self.active]),
+        return (  # each practice's claims and truncation rounded to cents once
+            units_to_cents(by_practice.claims_paid[self.active]),
+            units_to_cents(by_practice.truncated[self.active]),
             notes,
         )
 
@@ -159,7 +159,9 @@ def performance_year(
         "members_defaulted_score": scores.members_defaulted,
         "claims_outside_year": costs.claims_outside_year,
         "claims_not_attributed": costs.claims_not_attributed,
-        "claims_not_attributed_amount": f"{costs.dollars_not_attributed:.2f}",
+        "claims_not_attributed_amount": cents_text(
+            int(units_to_cents(costs.units_not_attributed))
+        ),
         "practices_without_quality": without_quality,
         "practices_without_members": int((~active).sum()),
     }
@@ -242,18 +244,26 @@ def _require_baselines(table: Table, practices: pd.DataFrame, active: np.ndarray
             )
             continue
         values = practices[column].to_numpy(dtype=float)
-        bad = active & ~(np.isfinite(values) & (values > 0))
-        if bad.any():
-            problems.append(
-                Problem(
-                    table="practices",
-                    reason=Reason.NULL_VALUE,
-                    column=column,
-                    message=f"{table.path}: {column} must be a positive number for practices with members",
-                    rows=tuple(int(i) for i in practices.index[bad][:5] + 1),
-                    row_count=int(bad.sum()),
-                    examples=tuple(practices["practice_id"].astype(str).to_numpy()[bad][:5]),
+        empty = active & np.isnan(values)
+        not_positive = active & ~np.isnan(values) & ~(values > 0)  # 0 (the reader rejects < 0)
+        for bad, reason, what in (
+            (empty, Reason.NULL_VALUE, "is empty"),
+            (not_positive, Reason.OUT_OF_RANGE, "is 0"),
+        ):
+            if bad.any():
+                problems.append(
+                    Problem(
+                        table="practices",
+                        reason=reason,
+                        column=column,
+                        message=(
+                            f"{table.path}: {column} {what}; settlement needs a positive "
+                            "number for every practice with members"
+                        ),
+                        rows=tuple(int(i) for i in practices.index[bad][:5] + 1),
+                        row_count=int(bad.sum()),
+                        examples=tuple(practices["practice_id"].astype(str).to_numpy()[bad][:5]),
+                    )
                 )
-            )
     if problems:
         raise InputError(problems)

@@ -40,7 +40,7 @@ import pandas as pd
 
 from ..attribution import NO_PRACTICE
 from ..config import ProgramConfig, StopLoss
-from ..money import round_half_up, to_cents
+from ..money import round_half_up, to_cents, units_to_cents
 from ..savings.stop_loss import practice_costs, stop_loss_threshold
 from ..savings.waterfall import actual_cost, risk_adjusted_budget, row_terms, settle_rows
 from ..savings.year import PerformanceYear, settle_year
@@ -89,9 +89,10 @@ class Chance:
 class Panels:
     """Each practice's attributed members as resampling units, grouped by practice.
 
-    A unit is a member at a practice: the claims paid and stop-loss truncation (dollars)
-    of their months there, and those member months. Practice ``p``'s units are
-    ``start[p] : start[p] + size[p]``; ``p`` is a row of ``PerformanceYear.practices``.
+    A unit is a member at a practice: the claims paid and stop-loss truncation (in units
+    of a hundredth of a cent) of their months there, and those member months. Practice
+    ``p``'s units are ``start[p] : start[p] + size[p]``; ``p`` is a row of
+    ``PerformanceYear.practices``.
     """
 
     practice: np.ndarray
@@ -131,7 +132,7 @@ def member_panels(performance: PerformanceYear, stop_loss: StopLoss) -> Panels:
     size = np.bincount(unit_practice, minlength=n)
     return Panels(
         practice=unit_practice,
-        claims_paid=by_unit.claims_paid,
+        claims_paid=by_unit.claims_paid,  # units, as the settlement sums them
         truncated=by_unit.truncated,
         member_months=np.bincount(unit_of_cell, minlength=units),
         start=np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64),
@@ -142,7 +143,7 @@ def member_panels(performance: PerformanceYear, stop_loss: StopLoss) -> Panels:
 def resample(
     panels: Panels, draws: int, rng: np.random.Generator, cells_per_chunk: int = CELLS_PER_CHUNK
 ) -> np.ndarray:
-    """Claims paid, truncated (dollars) and member months of each draw and practice.
+    """Claims paid, truncated (units) and member months of each draw and practice.
 
     Each draw picks, for each practice, as many of its units as it has, uniformly with
     replacement. Returns shape (draws, practices, 3). Vectorized over members; the draws
@@ -219,8 +220,8 @@ def bootstrap_chance(
         t = row_terms(config, rows["tier"], performance.year)
         rows = rows.assign(
             member_months=member_months,
-            claims_paid_cents=to_cents(part[:, 0]),
-            truncated_cents=to_cents(part[:, 1]),
+            claims_paid_cents=units_to_cents(np.rint(part[:, 0]).astype(np.int64)),
+            truncated_cents=units_to_cents(np.rint(part[:, 1]).astype(np.int64)),
             ccf_cost_cents=np.where(
                 t["ccf_counts_as_cost"], to_cents(ccf_paid[rep] / 100.0 * scale), 0
             ),

@@ -52,8 +52,8 @@ def _thresholds(performance: PerformanceYear, configs: Sequence[ProgramConfig]) 
         stop_loss: StopLoss = config.require_settlement().stop_loss
         key = stop_loss.model_dump_json()
         if key not in known:
-            value = stop_loss_threshold(stop_loss, annual, attributed)
-            known[key] = np.nan if np.isinf(value) else round(value, 2)
+            cents = stop_loss_threshold(stop_loss, annual, attributed)
+            known[key] = np.nan if cents is None else cents / 100.0  # the value used
         out[i] = known[key]
     return out
 

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from totalcare_payments import errors, jobs
 from totalcare_payments.cli.app import app
 from totalcare_payments.generate import generate_program, write_program
+from totalcare_payments.reasons import Reason
 
 
 def _invoke(*args: str | Path) -> tuple[int, str]:
@@ -136,3 +137,17 @@ def test_the_process_exits_with_the_commands_code() -> None:
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+def test_result_tables_never_cut_a_cell(tmp_path: Path) -> None:
+    """Written to a file or a CI log, a table is as wide as its longest cell: no reason
+    code or name ends in an ellipsis (``QUALITY_GA…``)."""
+    summary = SAMPLE / "practice_summary.csv"
+    code, text = _invoke("settle", "--year", "2026", "--summary", summary, "--out", tmp_path / "s")
+    assert code == 0, text
+    assert "…" not in text
+    assert ("QUALITY_GATE" in text and "Riverside Pediatrics" not in text) or "…" not in text
+    for line in text.splitlines():
+        if line.startswith("│ A10"):  # every practice row shows its whole reason code
+            assert line.rstrip().endswith("│")
+            assert line.split("│")[-2].strip() in {r.value for r in Reason}

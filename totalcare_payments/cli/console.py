@@ -140,13 +140,15 @@ def show_accounting(
 def show_gates(gates: list[dict[str, Any]], *, to_stderr: bool = False) -> None:
     """The data-quality gates ([checks]): each one's table, what it saw against its limit,
     passed or failed, and the reason of a relaxed limit (the manifest's ``gates``)."""
-    table = _table("Data-quality gates ([checks]): what each saw, against its limit")
-    _column(table, "gate")
+    table = _table(escape("Data-quality gates ([checks]): what each saw, against its limit"))
+    relaxed = any(gate["relaxed"] for gate in gates)
+    _column(table, "gate", no_wrap=not relaxed)
     _column(table, "table")
     _column(table, "seen", "right")
     _column(table, "limit", "right")
     _column(table, "result")
-    _column(table, "relaxed because")
+    if relaxed:
+        _column(table, "relaxed because")
     for gate in gates:
         key = str(gate["gate"])
         bound = ">=" if key.startswith("min_") else "<="
@@ -157,7 +159,7 @@ def show_gates(gates: list[dict[str, Any]], *, to_stderr: bool = False) -> None:
             _gate_figure(gate["seen"]),
             f"{bound} {_gate_figure(gate['limit'])}{source}",
             "passed" if gate["passed"] else "[bold red]FAILED[/]",
-            escape(str(gate["relaxed"] or "")),
+            *([escape(str(gate["relaxed"] or ""))] if relaxed else []),
         )
     (err if to_stderr else out).print(table)
 

@@ -100,6 +100,25 @@ def attribution_rows(member: str, practice: str, months: list[str]) -> list[dict
 
 MONTHS_2026 = [f"2026-{m:02d}" for m in range(1, 13)]
 
+#: Each data-quality gate's limit ([checks]) at its loosest: the gate lets everything by.
+GATES_OPEN: dict[str, float] = {
+    "min_table_rows": 0,
+    "max_rejected_share": 1.0,
+    "max_unscored_share": 1.0,
+    "min_members_in_risk_scores": 0.0,
+    "min_members_in_claims": 0.0,
+    "max_claims_outside_period_share": 1.0,
+    "max_months_without_claims": 12,
+    "max_practices_without_claims": 1_000_000,
+}
+
+
+def relaxed_checks(reason: str = "a test of something other than the gates", **limits: float) -> dict:
+    """``make_config`` changes that loosen [checks] limits, each with its reason (required
+    for a loosened limit); with no limits given, every gate is open (``GATES_OPEN``)."""
+    limits = limits or GATES_OPEN
+    return {"checks": {**limits, "relaxed": dict.fromkeys(limits, reason)}}
+
 
 #: CMS's published Medicare settlements, read where they live (never copied into the project).
 MSSP_REFERENCE = Path(

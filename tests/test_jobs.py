@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from helpers import make_config, member_level_programs, stop_losses, write_program
+from helpers import make_config, member_level_programs, relaxed_checks, stop_losses, write_program
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -43,7 +43,8 @@ def _run(tables: dict[str, pd.DataFrame], folder: Path, config) -> dict[str, dic
 )
 @given(tables=member_level_programs(), stop_loss=stop_losses, seed=st.integers(0, 2**32 - 1))
 def test_reordering_input_rows_changes_no_output_byte(tmp_path_factory, tables, stop_loss, seed):
-    config = make_config({"settlement": {"stop_loss": stop_loss}})
+    # generated programs (no claims, members without scores...) that the gates would stop
+    config = make_config({"settlement": {"stop_loss": stop_loss}, **relaxed_checks()})
     rng = np.random.default_rng(seed)
     shuffled = {
         name: frame.iloc[rng.permutation(len(frame))].reset_index(drop=True)

@@ -27,6 +27,7 @@ from .config import CheckTerms, ProgramConfig
 from .errors import InputError, Problem
 from .inputs.checks import Table
 from .inputs.columns import number_chunks
+from .inputs.policy import rejection_problems
 from .periods import format_period, month_index
 from .program import Program
 from .reasons import Reason
@@ -53,6 +54,7 @@ class Gate:
     rows: tuple[int, ...] = ()
     row_count: int = 0
     examples: tuple[str, ...] = ()
+    causes: tuple[Problem, ...] = ()  # the rejected rows behind a failure, reason by reason
 
     @property
     def limit_text(self) -> str:
@@ -102,7 +104,7 @@ class GateError(InputError):
     file; ``gates`` holds every gate of the run, as the manifest would (for the console)."""
 
     def __init__(self, gates: Sequence[Gate]):
-        super().__init__([g.problem() for g in gates if not g.passed])
+        super().__init__([p for g in gates if not g.passed for p in (g.problem(), *g.causes)])
         self.gates = gates_json(gates)
 
 
@@ -148,6 +150,7 @@ def _gate(
     rows: tuple[int, ...] = (),
     row_count: int = 0,
     examples: tuple[str, ...] = (),
+    causes: tuple[Problem, ...] = (),
 ) -> Gate:
     limit = terms.limit(key) if limit is None else limit
     passed = seen >= limit if key.startswith("min_") else seen <= limit
@@ -167,6 +170,7 @@ def _gate(
         rows=rows if not passed else (),
         row_count=row_count if not passed else 0,
         examples=examples if not passed else (),
+        causes=causes if not passed else (),
     )
 
 
@@ -186,7 +190,17 @@ def empty_tables(tables: Iterable[Table], terms: CheckTerms) -> list[Gate]:
                 f"({table.rows_read:,} read, {len(table.rejects):,} rejected"
                 + (f": {_by_reason(table.rejects)})" if len(table.rejects) else ")")
             )
-        gates.append(_gate(terms, "min_table_rows", Reason.EMPTY_TABLE, table, kept, detail))
+        gates.append(
+            _gate(
+                terms,
+                "min_table_rows",
+                Reason.EMPTY_TABLE,
+                table,
+                kept,
+                detail,
+                causes=_rejections(table),
+            )
+        )
     return gates
 
 
@@ -216,10 +230,17 @@ def rejected_rows(tables: Iterable[Table], terms: CheckTerms, *, strict: bool) -
                 strict=strict,
                 rows=tuple(int(r) for r in rows[:5]),
                 row_count=n,
-                examples=tuple(str(r) for r in rejects["record"].head(3)) if n else (),
+                causes=_rejections(table),
             )
         )
     return gates
+
+
+def _rejections(table: Table) -> tuple[Problem, ...]:
+    """A table's rejected rows as problems, one per reason, column and message."""
+    if not len(table.rejects):
+        return ()
+    return tuple(rejection_problems(table.rejects, {table.name: table.path}))
 
 
 def _by_reason(rejects: pd.DataFrame) -> str:
@@ -318,7 +339,9 @@ def member_gates(
             list(claims.unlinked_ids),
         )
     )
-    gates += _claims_period(terms, claims, mm.periods, np.bincount(mm.month, minlength=mm.n_months))
+    # member-months per month, from the risk totals the run worked out already
+    per_month = program.risk_totals(mm, scores, risk_terms).member_months.sum(axis=0)
+    gates += _claims_period(terms, claims, mm.periods, per_month)
     return gates
 
 
@@ -405,8 +428,8 @@ def _near_examples(pairs: list[tuple[str, str]], table: str) -> tuple[str, ...]:
 
 
 def _declaration(pairs: list[tuple[str, str]], table: str, column: str) -> str:
-    """What to declare in [inputs] so that the ids match (the other engineer's id
-    normalization, ``config.ColumnFormat.ids``)."""
+    """What to declare in [inputs] so that the ids match (``config.ColumnFormat.ids``: the
+    normalizations applied before ids are matched across files)."""
     a, b = (x.strip() for x in pairs[0])
     steps = []
     if a.lstrip("0") != b.lstrip("0"):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import SAMPLE
+from helpers import SAMPLE, make_config, relaxed_checks, write_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -84,7 +84,8 @@ def test_empty_file(data: Path):
 def test_header_only_file(data: Path):
     (data / "attribution.csv").write_text("member_id,practice_id,year_month\n")
     result = invoke("ccf", "--month", "2026-03", "--data", data, "--out", data.parent / "o")
-    assert result.exit_code == 2 and "has no attribution for 2026-03" in result.output
+    assert result.exit_code == 2 and "EMPTY_TABLE" in result.output
+    assert "attribution.csv" in result.output and "header-only" in result.output
 
 
 def test_non_utf8_csv(data: Path):
@@ -112,6 +113,10 @@ def test_huge_and_negative_values_are_rejected(data: Path):
     scores.loc[1, "mara_px_total"] = "-0.5"
     scores.to_csv(data / "risk_scores.csv", index=False)
     result = invoke("ccf", "--month", "2026-03", "--data", data, "--out", data.parent / "o")
+    assert result.exit_code == 2 and "TOO_MANY_REJECTED" in result.output  # 2 of 586: 0.34%
+    config = write_config(data.parent, make_config(relaxed_checks(max_rejected_share=0.01)))
+    args = ("--data", data, "--config", config, "--out", data.parent / "o")
+    result = invoke("ccf", "--month", "2026-03", *args)
     assert result.exit_code == 0, result.output
     rejects = pd.read_csv(data.parent / "o" / "rejects.csv")
     assert rejects["reason"].tolist() == ["OUT_OF_RANGE", "OUT_OF_RANGE"]

@@ -148,7 +148,7 @@ def _unlinked_ids(ids: pd.Series, codes: np.ndarray) -> tuple[str, ...]:
     unmatched = codes < 0
     if not unmatched.any():
         return ()
-    values = pd.unique(ids[unmatched].astype("string").to_numpy())
+    values = pd.unique(ids.to_numpy()[unmatched])  # distinct raw values, then a few as text
     return tuple(str(v) for v in values[:UNLINKED_KEPT])
 
 

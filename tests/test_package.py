@@ -149,3 +149,17 @@ def test_the_public_api_resolves_to_the_defining_modules() -> None:
         assert getattr(totalcare_payments, name) is not None, name
     with pytest.raises(AttributeError):
         totalcare_payments.no_such_name  # noqa: B018
+
+
+def test_the_command_line_names_the_default_program_as_the_config_does() -> None:
+    """The command line names the default preset without loading pydantic; it is the one
+    the config package names."""
+    import inspect
+
+    from totalcare_payments.cli import app as cli_app
+    from totalcare_payments.cli.scenarios import scenarios
+    from totalcare_payments.config import DEFAULT_PRESET
+
+    assert cli_app.DEFAULT_PRESET == DEFAULT_PRESET
+    assert inspect.signature(scenarios).parameters["config"].default == DEFAULT_PRESET
+    assert DEFAULT_PRESET in preset_names()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from helpers import make_config, member_level_programs, relaxed_checks, stop_losses, write_program
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -41,6 +42,7 @@ def _run(tables: dict[str, pd.DataFrame], folder: Path, config) -> dict[str, dic
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+@pytest.mark.slow
 @given(tables=member_level_programs(), stop_loss=stop_losses, seed=st.integers(0, 2**32 - 1))
 def test_reordering_input_rows_changes_no_output_byte(tmp_path_factory, tables, stop_loss, seed):
     # generated programs (no claims, members without scores...) that the gates would stop

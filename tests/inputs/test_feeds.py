@@ -264,6 +264,7 @@ _MONTH_FORMATS = ["%Y-%m", "%Y%m", "%m/%Y"]
     percent=st.booleans(),
     pad=st.integers(min_value=0, max_value=3),
 )
+@pytest.mark.slow
 def test_the_facts_in_any_declared_format_pay_the_same_cents(
     tmp_path_factory: pytest.TempPathFactory,
     date_format: str,

@@ -11,6 +11,7 @@ from fractions import Fraction
 
 import numpy as np
 import pandas as pd
+import pytest
 from helpers import make_config, member_level_programs, stop_losses
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -38,6 +39,7 @@ def _settle(tables: dict[str, pd.DataFrame], settlement: dict):
     stop_loss=stop_losses,
     completion=st.integers(1000, 1200),
 )
+@pytest.mark.slow
 def test_truncation_never_raises_a_practices_cost(tables, stop_loss, completion):
     terms = {"completion_factor": completion / 1000}
     with_stop_loss = _settle(tables, {**terms, "stop_loss": stop_loss}).practices
@@ -47,6 +49,7 @@ def test_truncation_never_raises_a_practices_cost(tables, stop_loss, completion)
     assert (with_stop_loss["actual_cost_cents"] <= without["actual_cost_cents"]).all()
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(tables=member_level_programs(), stop_loss=stop_losses, losses=st.booleans())
 def test_control_totals_equal_the_sum_of_the_rows(tables, stop_loss, losses):
@@ -75,6 +78,7 @@ def test_control_totals_equal_the_sum_of_the_rows(tables, stop_loss, losses):
     msr=st.integers(0, 50),
     losses=st.booleans(),
 )
+@pytest.mark.slow
 def test_a_payment_never_exceeds_the_payment_limit(tables, limit, reduction, sharing, msr, losses):
     terms: dict = {
         "payment_limit": limit / 100,

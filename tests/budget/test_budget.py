@@ -194,3 +194,47 @@ def test_one_segment_mix_is_the_figure_itself() -> None:
     values = np.array([[412.5], [300.25]])
     assert bm.segment_mix(values, np.ones((2, 1))).tolist() == [412.5, 300.25]
     assert bm.year_weights(np.array([10, 30, 60])).tolist() == pytest.approx([0.1, 0.3, 0.6])
+
+
+def test_segments_are_built_apart_and_mixed_by_the_last_years_shares() -> None:
+    """Two segments: each restated, trended and weighted on its own, then mixed by its
+    share of the last baseline year's member-months; risk is mixed the same way."""
+
+    def year(rows: list[tuple[str, int, float, int]]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "practice_id": "A",
+                "segment": [r[0] for r in rows],
+                "member_months": [r[1] for r in rows],
+                "avg_risk_score": [r[2] for r in rows],
+                "claims_paid_cents": [r[3] for r in rows],
+                "truncated_cents": 0,
+                "actual_cost_cents": [r[3] for r in rows],
+            }
+        )
+
+    history = {
+        2024: year([("group", 100, 1.0, 3_000_000), ("individual", 50, 1.5, 2_500_000)]),
+        2025: year([("group", 300, 1.1, 9_900_000), ("individual", 100, 1.2, 6_000_000)]),
+    }
+    practices = pd.DataFrame({"practice_id": ["A"], "practice_name": ["a"], "tier": ["x"]})
+    budget = build_budget(history, practices, BudgetTerms(annual_trend=0.05))
+    # group: 2024 $300 x 1.1/1.0 x 1.05 = $346.50; 2025 $330; equal weights: $338.25
+    # individual: 2024 $500 x 1.2/1.5 x 1.05 = $420; 2025 $600: $510
+    # 2025 shares 300/400 and 100/400: 0.75 x 338.25 + 0.25 x 510 = $381.1875 -> $381.19
+    out = budget.practices.iloc[0]
+    assert out["baseline_pmpm_cents"] == 38_119
+    assert out["baseline_risk"] == pytest.approx(0.75 * 1.1 + 0.25 * 1.2)
+    build = budget.build.set_index(["segment", "year"])
+    assert build.loc[("group", 2024), "trended_pmpm"] == pytest.approx(346.5)
+    assert build.loc[("individual", 2025), "historical_pmpm"] == pytest.approx(510.0)
+    assert build.loc[("individual", 2025), "segment_share"] == 0.25
+    assert budget.notes["segments"] == ["group", "individual"]
+    # one segment is the practice as a whole: the mix of one is the figure itself
+    single = build_budget(
+        {y: f.drop(columns="segment").iloc[:1] for y, f in history.items()},
+        practices,
+        BudgetTerms(annual_trend=0.05),
+    )
+    assert single.practices.iloc[0]["baseline_pmpm_cents"] == 33_825
+    assert set(single.build["segment"]) == {"all"}

@@ -123,30 +123,47 @@ def _weights(terms: BudgetTerms, years: list[int]) -> np.ndarray:
 def build_budget(
     history: dict[int, pd.DataFrame], practices: pd.DataFrame, terms: BudgetTerms
 ) -> Budget:
-    """Every practice's baseline from its baseline years (``baseline_year`` frames)."""
+    """Every practice's baseline from its baseline years (``baseline_year`` frames).
+
+    A frame with a ``segment`` column gives one row per practice and segment: each segment
+    is built apart and the practice's baseline is the mix by its segments' shares of the
+    last baseline year's member-months (CMS's Table 1 [H]-[S]); ``baseline_risk`` is the
+    same mix of the segments' risk, the practice's member-month average.
+    """
     if not history:
         raise InputError("a budget needs at least one baseline year (--history YEAR=FOLDER)")
     years = sorted(history)
     ids = practices["practice_id"].to_numpy()
     index = pd.Index(ids)
-    p, y = len(ids), len(years)
-    mm = np.zeros((p, y), dtype=np.int64)
-    risk = np.full((p, y), np.nan)
-    cost = np.zeros((p, y), dtype=np.int64)
-    claims = np.zeros((p, y), dtype=np.int64)
-    truncated = np.zeros((p, y), dtype=np.int64)
+    segment_names = sorted(
+        {str(v) for f in history.values() if "segment" in f for v in f["segment"].unique()}
+    ) or [SEGMENT]
+    segments = pd.Index(segment_names)
+    p, n_seg, y = len(ids), len(segments), len(years)
+    shape = (p, n_seg, y)
+    mm = np.zeros(shape, dtype=np.int64)
+    risk = np.full(shape, np.nan)
+    cost = np.zeros(shape, dtype=np.int64)
+    claims = np.zeros(shape, dtype=np.int64)
+    truncated = np.zeros(shape, dtype=np.int64)
     for j, year in enumerate(years):  # a handful of years: vectorized within each
         frame = history[year]
         at = index.get_indexer(frame["practice_id"])
+        seg = (
+            segments.get_indexer(pd.Index(frame["segment"].astype(str)))
+            if "segment" in frame
+            else np.zeros(len(frame), dtype=np.intp)
+        )
         known = at >= 0
-        rows = at[known]
-        mm[rows, j] = frame["member_months"].to_numpy()[known]
-        risk[rows, j] = frame["avg_risk_score"].to_numpy()[known]
-        cost[rows, j] = frame["actual_cost_cents"].to_numpy()[known]
-        claims[rows, j] = frame["claims_paid_cents"].to_numpy()[known]
-        truncated[rows, j] = frame["truncated_cents"].to_numpy()[known]
+        rows, cols = at[known], seg[known]
+        mm[rows, cols, j] = frame["member_months"].to_numpy()[known]
+        risk[rows, cols, j] = frame["avg_risk_score"].to_numpy()[known]
+        cost[rows, cols, j] = frame["actual_cost_cents"].to_numpy()[known]
+        claims[rows, cols, j] = frame["claims_paid_cents"].to_numpy()[known]
+        truncated[rows, cols, j] = frame["truncated_cents"].to_numpy()[known]
     has = mm > 0
-    built = has[:, -1]  # a baseline needs the last baseline year's risk
+    in_last = has[:, :, -1]  # a segment's baseline needs its last baseline year's risk
+    built = in_last.any(axis=1)
     if not built.all():
         missing = ids[~built]
         shown = ", ".join(str(i) for i in missing[:10]) + (" ..." if len(missing) > 10 else "")
@@ -154,20 +171,22 @@ def build_budget(
             f"{len(missing)} practice(s) of the practices file have no members in the last "
             f"baseline year {years[-1]}, so no baseline can be built: {shown}"
         )
+    used = has & in_last[:, :, np.newaxis]  # the cells that enter the baseline
     with np.errstate(divide="ignore", invalid="ignore"):
         pmpm = np.where(has, cost / np.maximum(mm, 1) / 100.0, np.nan)
-    trend = np.broadcast_to(_trend(terms, years), (p, y))
-    weights = np.where(has, _weights(terms, years), 0.0)
-    safe_risk = np.where(has, risk, 1.0)
-    safe_pmpm = np.where(has, pmpm, 0.0)
-    shares = np.ones((p, 1))
-    reference = None if terms.reference_pmpm is None else np.full((p, 1), terms.reference_pmpm)
+    trend = np.broadcast_to(_trend(terms, years), shape)
+    weights = np.where(used, _weights(terms, years), 0.0)
+    weights[~in_last] = 1.0  # a segment absent from the last year has share 0: placeholders
+    safe_risk = np.where(used, risk, 1.0)
+    safe_pmpm = np.where(used, pmpm, 0.0)
+    shares = bm.proportions(mm[:, :, -1])
+    reference = None if terms.reference_pmpm is None else np.full((p, n_seg), terms.reference_pmpm)
     cap = np.inf if terms.blend_cap_pmpm is None else terms.blend_cap_pmpm
     history_bm = bm.historical_benchmark(
-        safe_pmpm[:, np.newaxis, :],
-        safe_risk[:, np.newaxis, :],
-        trend[:, np.newaxis, :],
-        weights[:, np.newaxis, :],
+        safe_pmpm,
+        safe_risk,
+        trend,
+        weights,
         shares,
         reference_cost=reference,
         weight_when_below=terms.blend_weight_below,
@@ -175,7 +194,7 @@ def build_budget(
         cap=cap,
     )
     baseline_cents = to_cents(history_bm.adjusted_benchmark)
-    base_risk = round_half_up(risk[:, -1], RISK_DECIMALS)
+    base_risk = round_half_up(bm.segment_mix(safe_risk[:, :, -1], shares), RISK_DECIMALS)
     out = pd.DataFrame(
         {
             "practice_id": ids,
@@ -186,41 +205,47 @@ def build_budget(
         }
     )
     regional = history_bm.regional
-    none = np.full(p, np.nan)
-    blend = {
-        "reference": none if regional is None else regional.reference[:, 0],
-        "weight": none if regional is None else regional.weight,
-        "adjustment": none if regional is None else regional.adjustment[:, 0],
-    }
-    year_weight = bm.year_weights(weights)
+    none = np.full((p, n_seg), np.nan)
+
+    def per_cell(values: np.ndarray) -> np.ndarray:  # (p, s) or (p,) -> one per row
+        full = values if values.ndim == 2 else np.broadcast_to(values[:, None], (p, n_seg))
+        return np.repeat(np.where(in_last, full, np.nan), y)
+
+    def per_year(values: np.ndarray) -> np.ndarray:  # (p, s, y) -> one per row
+        return np.where(used, values, np.nan).ravel()
+
     build = pd.DataFrame(
         {
-            "practice_id": np.repeat(ids, y),
-            "segment": SEGMENT,
-            "year": np.tile(np.array(years, dtype=np.int64), p),
+            "practice_id": np.repeat(ids, n_seg * y),
+            "segment": np.tile(np.repeat(segments.to_numpy(dtype=object), y), p),
+            "year": np.tile(np.array(years, dtype=np.int64), p * n_seg),
             "member_months": mm.ravel(),
             "avg_risk_score": risk.ravel(),
             "claims_paid_cents": claims.ravel(),
             "truncated_cents": truncated.ravel(),
             "actual_cost_cents": cost.ravel(),
             "pmpm": pmpm.ravel(),
-            "risk_ratio_to_last": np.where(has, history_bm.risk_ratio[:, 0, :], np.nan).ravel(),
+            "risk_ratio_to_last": per_year(history_bm.risk_ratio),
             "trend_factor": trend.ravel(),
-            "trended_pmpm": np.where(has, history_bm.trended[:, 0, :], np.nan).ravel(),
-            "year_weight": year_weight.ravel(),
-            "weighted_pmpm": np.where(has, history_bm.shares[:, 0, :], np.nan).ravel(),
-            "historical_pmpm": np.repeat(history_bm.expenditures[:, 0], y),
-            "reference_pmpm": np.repeat(blend["reference"], y),
-            "blend_weight": np.repeat(blend["weight"], y),
-            "blend_adjustment": np.repeat(blend["adjustment"], y),
-            "baseline_pmpm_cents": np.repeat(baseline_cents, y),
-            "baseline_risk": np.repeat(base_risk, y),
+            "trended_pmpm": per_year(history_bm.trended),
+            "year_weight": per_year(bm.year_weights(weights)),
+            "weighted_pmpm": per_year(history_bm.shares),
+            "historical_pmpm": per_cell(history_bm.expenditures),
+            "segment_share": np.repeat(shares, y),
+            "reference_pmpm": per_cell(none if regional is None else regional.reference),
+            "blend_weight": per_cell(
+                none[:, 0] if regional is None else np.asarray(regional.weight, dtype=float)
+            ),
+            "blend_adjustment": per_cell(none if regional is None else regional.adjustment),
+            "baseline_pmpm_cents": np.repeat(baseline_cents, n_seg * y),
+            "baseline_risk": np.repeat(base_risk, n_seg * y),
         }
     )
     notes: dict[str, object] = {
         "baseline_years": years,
         "baseline_year": years[-1],
+        "segments": segment_names,
         "practices": p,
-        "practice_years_without_members": int((~has).sum()),
+        "practice_years_without_members": int((~has.any(axis=1)).sum()),
     }
     return Budget(practices=out, build=build, baseline_year=years[-1], notes=notes)

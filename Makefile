@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test,peers]"
 	touch $(STAMP)
 
-## demo: run the sample program's CCF batch and year-end settlement with the default config
+## demo: run the sample program's CCF batch, budget from history and year-end settlement
 demo: $(STAMP)
+	$(VENV)/bin/totalcare budget --history 2026=sample_data --practices sample_data/practices.csv --out $(OUT)/budget --force
 	$(VENV)/bin/totalcare ccf --month $(MONTH) --data sample_data --out $(OUT)/ccf-$(MONTH) --force
 	$(VENV)/bin/totalcare settle --year 2026 --data sample_data --out $(OUT)/settlement-2026 --force
 

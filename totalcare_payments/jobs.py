@@ -16,8 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from .audit import file_sha256, tool_version
+from .budget.history import Budget, baseline_year, build_budget
 from .ccf import CcfBatch, compute_ccf
-from .config import ProgramConfig
+from .config import BudgetTerms, ProgramConfig
 from .errors import InputError, OutputError, OutputExistsError
 from .gates import (
     empty_tables,
@@ -208,6 +209,68 @@ def run_settlement(
     frames = {"settlement": settlement.practices, "control_totals": settlement.control_totals}
     backup = publish(out, _fill_outputs(manifest, frames, rejects), force=force)
     return settlement, RunResult(
+        out=out, manifest=manifest, files=sorted(out.iterdir()), rejects=rejects, backup=backup
+    )
+
+
+def run_budget(
+    config: ProgramConfig,
+    history: dict[int, str | Path | Program],
+    practices: str | Path,
+    out: str | Path,
+    *,
+    force: bool = False,
+    strict: bool = False,
+    progress: Progress = _quiet,
+) -> tuple[Budget, RunResult]:
+    """Budgets from history, end to end: each baseline year (a data folder or a loaded
+    program) through attribution, risk, stop-loss and completion, the benchmark of every
+    practice of the performance year's ``practices`` file, written as ``practices.csv``
+    (what the settlement reads) and ``budget_build.csv``/``.parquet`` (every step per
+    practice, segment and year), with the manifest."""
+    out = Path(out)
+    check_destination(out, force)
+    config.require_settlement()
+    terms = config.budget or BudgetTerms()
+    manifest = base_manifest("budget", config)
+    progress("Reading the performance year's practices")
+    table = read_table(practices, schema.PRACTICES_FOR_CCF)
+    gates = require_passed(empty_tables([table], config.checks))
+    rejects_by_year = [enforce_policy([table], strict=strict).assign(year="")]
+    inputs: dict[str, dict] = {"practices": input_manifest([table])}
+    frames: dict[int, pd.DataFrame] = {}
+    for year in sorted(history):
+        progress(f"Baseline year {year}")
+        program = _program(history[year], config, with_claims=True)
+        tables = program.tables()
+        gates += require_passed(empty_tables(tables, config.checks), gates)
+        rejects_by_year.append(enforce_policy(tables, strict=strict).assign(year=str(year)))
+        gates += require_passed(rejected_rows(tables, config.checks, strict=strict), gates)
+        frames[year] = baseline_year(program, config, year)
+        inputs[str(year)] = input_manifest(tables)
+    progress("Building budgets")
+    budget = build_budget(frames, table.frame, terms)
+    rejects = pd.concat(rejects_by_year, ignore_index=True)
+    manifest["baseline_years"] = sorted(history)
+    manifest["inputs"] = inputs
+    manifest["gates"] = gates_json(gates)
+    manifest["notes"] = budget.notes
+
+    def fill(folder: Path) -> None:
+        written = write_table(budget.practices, folder, "practices", parquet=False)
+        written += write_table(budget.build, folder, "budget_build")
+        written += write_table(rejects, folder, "rejects", parquet=False)
+        rows = {"practices": len(budget.practices), "budget_build": len(budget.build)}
+        manifest["outputs"] = {
+            p.name: {"sha256": file_sha256(p), "rows": rows.get(p.stem, len(rejects))}
+            for p in written
+        }
+        write_json(folder / MANIFEST, manifest)
+        write_json(folder / "run.json", run_record())
+
+    progress("Writing budgets")
+    backup = publish(out, fill, force=force)
+    return budget, RunResult(
         out=out, manifest=manifest, files=sorted(out.iterdir()), rejects=rejects, backup=backup
     )
 

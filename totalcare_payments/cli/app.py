@@ -35,7 +35,8 @@ app = typer.Typer(
     help=(
         "Care Coordination Fees and shared-savings settlements for medical-home programs.\n\n"
         "Run the month's CCF payment batch (ccf), settle a performance year's shared savings "
-        "(settle), model what-if settlements (scenarios), check the engine against "
+        "(settle), build practices' budgets from their history (budget), model what-if "
+        "settlements (scenarios), check the engine against "
         "Medicare's published settlements (mssp-check), list the shipped programs (presets) "
         "and write a synthetic program to try it on (generate). "
         "Exit codes: 0 success, 2 bad input, 3 bad config, 4 refused to overwrite, "
@@ -234,6 +235,66 @@ def settle(
             settlement.practices, settlement.control_totals, result.out, settlement.notes
         )
         console.show_accounting(result.manifest["inputs"], result.manifest.get("gates"))
+
+
+@app.command()
+def budget(
+    history: Annotated[
+        list[str],
+        typer.Option(
+            "--history",
+            help="A baseline year and its data folder, as YEAR=FOLDER (practices, attribution, "
+            "risk_scores, claims); repeat for each year.",
+        ),
+    ],
+    practices: Annotated[
+        Path,
+        typer.Option(
+            "--practices",
+            help="The performance year's practices file: the practices to budget, with "
+            "their names and tiers.",
+        ),
+    ],
+    config: ConfigOpt = DEFAULT_PRESET,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out")
+    / "budget",
+    force: ForceOpt = False,
+    strict: StrictOpt = False,
+) -> None:
+    """Build each practice's budget from its history: baseline PMPM and risk.
+
+    Each baseline year goes through the settlement's steps (attribution by month, risk,
+    stop-loss truncation, completion); the years are restated at the last year's risk,
+    trended to it, weighted ([budget] year_weights), optionally blended with a reference
+    cost. Writes practices.csv (baseline_pmpm, baseline_risk: what settle reads),
+    budget_build.csv/.parquet (every step per practice, segment and year) and a manifest.
+    """
+    with boundary():
+        folders: dict[int, Path] = {}
+        for item in history:
+            year_text, sep, folder = item.partition("=")
+            if not sep or not year_text.strip().isdigit() or not folder:
+                raise InputError(f"--history takes YEAR=FOLDER, not '{item}'")
+            year = int(year_text)
+            if year in folders:
+                raise InputError(f"--history names baseline year {year} twice")
+            folders[year] = Path(folder)
+        from ..config import load_config
+        from ..jobs import run_budget
+        from . import console
+
+        terms = load_config(config)
+        with console.progress() as step:
+            built, result = run_budget(
+                terms,
+                dict(folders),
+                practices,
+                out,
+                force=force,
+                strict=strict,
+                progress=step,
+            )
+        console.show_budget(built.practices, built.build, result.out, built.notes)
 
 
 app.command()(scenarios)

@@ -254,6 +254,47 @@ def show_settlement(
         out.print(f"Settlement and manifest written to [bold]{escape(str(out_dir))}[/]")
 
 
+def show_budget(practices: pd.DataFrame, build: pd.DataFrame, out_dir: Path, notes: dict) -> None:
+    years = ", ".join(str(y) for y in notes["baseline_years"])
+    table = _table(f"Budgets from history ({years})")
+    cols: list[tuple[str, JustifyMethod]] = [
+        ("practice", "left"),
+        ("tier", "left"),
+        ("member months", "right"),
+        ("historical PMPM", "right"),
+        ("baseline PMPM", "right"),
+        ("baseline risk", "right"),
+    ]
+    for name, justify in cols:
+        _column(table, name, justify)
+    last = build[build["year"] == notes["baseline_year"]]
+    months = build.groupby("practice_id", sort=False)["member_months"].sum()
+    shown = last if len(last) <= 40 else last.head(40)
+    tiers = dict(zip(practices["practice_id"], practices["tier"], strict=True))
+    for row in _rows(shown):
+        table.add_row(
+            str(row.practice_id),
+            str(tiers[row.practice_id]),
+            f"{int(months[row.practice_id]):,}",
+            f"{row.historical_pmpm:,.2f}",
+            dollars(row.baseline_pmpm_cents),
+            f"{row.baseline_risk:.4f}",
+        )
+    if len(last) > len(shown):
+        table.add_row(
+            "...", f"{len(last) - len(shown)} more practices in practices.csv", "", "", "", ""
+        )
+    out.print(table)
+    out.print(
+        f"  baseline year for the settlement: {notes['baseline_year']} "
+        "(set \\[settlement] baseline_year to it)"
+    )
+    out.print(
+        f"practices.csv (what settle reads), budget_build.csv and manifest written to "
+        f"[bold]{escape(str(out_dir))}[/]"
+    )
+
+
 def interrupted() -> None:
     err.print(f"Interrupted (exit {EXIT_INTERRUPTED}): no partial output is left", highlight=False)
 
@@ -390,6 +431,7 @@ def show_preset(toml: str) -> None:
 
 
 # ----- mssp-check -----
+
 
 def _money(value: float) -> str:
     sign = "-" if value < 0 else ""

@@ -6,6 +6,7 @@ a shipped preset; ``parse_config(dict)`` a mapping built in code.
 
 from .load import DEFAULT_PRESET, load_config, parse_config, preset, preset_names, preset_text
 from .terms import (
+    BudgetTerms,
     CcfTerms,
     CheckTerms,
     ColumnFormat,
@@ -28,6 +29,7 @@ from .terms import (
 
 __all__ = [
     "DEFAULT_PRESET",
+    "BudgetTerms",
     "CcfTerms",
     "CheckTerms",
     "ColumnFormat",

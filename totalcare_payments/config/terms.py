@@ -374,6 +374,41 @@ class SettlementTerms(_Section):
         return self.payment_reduction_by_year.get(str(year), self.payment_reduction)
 
 
+class BudgetTerms(_Section):
+    """Budgets from history (``totalcare budget``): each practice's baseline per-capita cost
+    and risk built from baseline years of member-level data. Stop-loss and completion are
+    [settlement]'s; the settlement's ``baseline_year`` is the last baseline year."""
+
+    year_weights: dict[str, NonNegative] = Field(
+        default_factory=dict,
+        description='Weight of each baseline year, e.g. {"2023" = 0.1, "2024" = 0.3, "2025" = 0.6}; '
+        "scaled to sum to 1; empty = equal weights.",
+    )
+    annual_trend: Annotated[float, Field(ge=-0.5, le=1.0)] = Field(
+        default=0.0,
+        description="Yearly trend bringing each baseline year to the last: (1 + rate) ^ years.",
+    )
+    trend_factors: dict[str, Positive] = Field(
+        default_factory=dict,
+        description="Instead of annual_trend: the factor bringing each baseline year to the "
+        "last, by year (the last is 1).",
+    )
+    reference_pmpm: Positive | None = Field(
+        default=None,
+        description="A reference population's cost PMPM at risk 1.0 to blend with (CMS's "
+        "regional adjustment); none = no blend.",
+    )
+    blend_weight_below: Rate = Field(
+        default=0.0, description="Blend weight when the practice spends below the reference."
+    )
+    blend_weight_above: Rate = Field(
+        default=0.0, description="Blend weight when the practice spends above the reference."
+    )
+    blend_cap_pmpm: Positive | None = Field(
+        default=None, description="Most the blend moves a baseline PMPM, either way (dollars)."
+    )
+
+
 IdNormalization = Literal["strip_leading_zeros", "uppercase"]
 
 
@@ -574,6 +609,7 @@ class ProgramConfig(_Section):
     risk: RiskTerms | None = None
     ccf: CcfTerms | None = None
     settlement: SettlementTerms | None = None
+    budget: BudgetTerms | None = None
     inputs: InputFormats = Field(
         default_factory=InputFormats,
         description="How the input files' columns are written, where not as the contract says.",
@@ -660,5 +696,3 @@ class ProgramConfig(_Section):
                 f"program '{self.program.name}' has no [settlement] section: it defines no shared savings"
             )
         return self.settlement
-
-

@@ -280,3 +280,19 @@ def test_an_unusable_triangle_fails_the_settle_command(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     assert "NO_COMPLETION_ESTIMATE" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_generated_program_with_paid_dates_settles_by_the_chain_ladder(tmp_path: Path) -> None:
+    data = tmp_path / "generated"
+    args = ["generate", "--members", "3000", "--seed", "11", "--paid-dates", "--out", str(data)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    config = make_config(CHAIN_LADDER)
+    program = load_program(data, config, with_claims=True, with_quality=True)
+    settlement = compute_settlement(program, config, 2026)
+    est = settlement.completion
+    assert est is not None
+    # Three months of runout leave little unpaid of a book paid 95% within two months
+    assert 1.0 < est.factor < 1.03
+    assert (settlement.practices["completion_factor"] == est.factor).all()
+    # the factors fall with the lag and reach 1 at the last
+    assert (np.diff(est.to_ultimate) <= 1e-12).all() and est.to_ultimate[-1] == 1.0

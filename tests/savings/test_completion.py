@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tomllib
 import warnings
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import chainladder
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import SAMPLE, make_config, write_config
+from helpers import METHODOLOGY, SAMPLE, make_config, write_config
 from typer.testing import CliRunner
 
 from totalcare_payments.cli.app import app
@@ -296,3 +297,15 @@ def test_a_generated_program_with_paid_dates_settles_by_the_chain_ladder(tmp_pat
     assert (settlement.practices["completion_factor"] == est.factor).all()
     # the factors fall with the lag and reach 1 at the last
     assert (np.diff(est.to_ultimate) <= 1e-12).all() and est.to_ultimate[-1] == 1.0
+
+
+def test_the_documented_config_reads_and_a_wrong_one_is_refused() -> None:
+    text = METHODOLOGY.read_text()
+    start = text.index("```toml\n[settlement.completion]") + len("```toml\n")
+    snippet = tomllib.loads(text[start : text.index("```", start)])
+    config = make_config({"settlement": snippet["settlement"]})
+    completion = config.require_settlement().completion
+    assert (completion.method, completion.runout_months) == ("chain_ladder", 3)
+    assert make_config().require_settlement().completion.method == "fixed"
+    with pytest.raises(Exception, match="method"):
+        make_config({"settlement": {"completion": {"method": "bornhuetter"}}})

@@ -256,3 +256,26 @@ def test_sample_data_is_what_its_readme_command_makes(tmp_path):
     assert CliRunner().invoke(app, args).exit_code == 0
     for name in ("practices", "attribution", "risk_scores", "claims", "quality"):
         assert (tmp_path / f"{name}.csv").read_bytes() == (sample / f"{name}.csv").read_bytes()
+
+
+def test_paid_dates_are_an_added_column_and_change_nothing_else(tmp_path: Path) -> None:
+    plain = generate_program(2_000, seed=5, members_per_practice=200)
+    paid = generate_program(2_000, seed=5, members_per_practice=200, paid_dates=True)
+    for name in TABLE_NAMES:
+        if name != "claims":
+            assert paid[name].equals(plain[name]), name
+    assert paid["claims"].drop_columns(["paid_date"]).equals(plain["claims"])
+    assert paid["claims"].schema.field("paid_date").type == pa.date32()
+    claims = paid["claims"].to_pandas()
+    lag_days = (pd.to_datetime(claims["paid_date"]) - pd.to_datetime(claims["claim_start_date"])).dt.days
+    assert lag_days.between(0, 365).all()
+    service = pd.to_datetime(claims["claim_start_date"]).dt.to_period("M")
+    lag = (pd.to_datetime(claims["paid_date"]).dt.to_period("M") - service).map(lambda d: d.n)
+    within = [float((lag <= k).mean()) for k in (0, 1, 2, 5)]
+    assert 0.25 < within[0] < 0.45 and 0.75 < within[1] < 0.9 and within[2] > 0.9
+    assert within[3] > 0.99
+    # same seed, same bytes; without paid dates the files are those of before
+    again = generate_program(2_000, seed=5, members_per_practice=200, paid_dates=True)
+    assert _digests(write_program(paid, tmp_path / "a")) == _digests(
+        write_program(again, tmp_path / "b")
+    )

@@ -207,6 +207,9 @@ def run_settlement(
     manifest["control_totals"] = totals_json(settlement.control_totals)
     progress("Writing settlement")
     frames = {"settlement": settlement.practices, "control_totals": settlement.control_totals}
+    if settlement.completion is not None:  # the chain ladder's triangle and factors
+        frames["completion_triangle"] = settlement.completion.triangle()
+        frames["completion_factors"] = settlement.completion.factors()
     backup = publish(out, _fill_outputs(manifest, frames, rejects), force=force)
     return settlement, RunResult(
         out=out, manifest=manifest, files=sorted(out.iterdir()), rejects=rejects, backup=backup

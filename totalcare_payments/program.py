@@ -121,21 +121,19 @@ def _link_scores(risk_scores: Table, members: MemberIndex, config: ProgramConfig
 
 def link_claims(claims: Table, members: MemberIndex) -> Table:
     """The checked claims with their members coded: ``member_code`` (-1 for a member never
-    attributed), ``period`` (the service month) and ``paid_amount``; ``unlinked_ids``
+    attributed), ``period`` (the service month), ``paid_amount`` and, when the file has
+    paid dates, ``paid_period`` (the month paid); ``unlinked_ids``
     keeps a few of the member ids that matched no member, as written."""
     frame = claims.frame
     codes = members.codes(frame["member_id"])
-    linked = claims.with_frame(
-        pd.DataFrame(
-            {
-                "member_code": codes,
-                "period": frame["period"].array,  # row groups' arrays, as checked
-                "paid_amount": frame["paid_amount"].array,
-            },
-            index=frame.index,
-            copy=False,
-        )
-    )
+    columns = {
+        "member_code": codes,
+        "period": frame["period"].array,  # row groups' arrays, as checked
+        "paid_amount": frame["paid_amount"].array,
+    }
+    if "paid_period" in frame.columns:
+        columns["paid_period"] = frame["paid_period"].array
+    linked = claims.with_frame(pd.DataFrame(columns, index=frame.index, copy=False))
     return replace(linked, unlinked_ids=_unlinked_ids(frame["member_id"], codes))
 
 

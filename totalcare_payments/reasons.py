@@ -35,9 +35,11 @@ class Reason(StrEnum):
     CONFLICTING_ATTRIBUTION = "CONFLICTING_ATTRIBUTION"
     UNKNOWN_PRACTICE = "UNKNOWN_PRACTICE"
     UNKNOWN_TIER = "UNKNOWN_TIER"
+    PAID_BEFORE_SERVICE = "PAID_BEFORE_SERVICE"
     # valid rows outside the run
     OUTSIDE_PERIOD = "OUTSIDE_PERIOD"
     NOT_ATTRIBUTED = "NOT_ATTRIBUTED"
+    PAID_AFTER_RUNOUT = "PAID_AFTER_RUNOUT"
     # whole files and the program
     MISSING_FILE = "MISSING_FILE"
     TWO_FORMATS = "TWO_FORMATS"
@@ -48,6 +50,7 @@ class Reason(StrEnum):
     MISSING_SCORE = "MISSING_SCORE"
     MONTH_NOT_IN_DATA = "MONTH_NOT_IN_DATA"
     NO_MEMBER_MONTHS = "NO_MEMBER_MONTHS"
+    NO_COMPLETION_ESTIMATE = "NO_COMPLETION_ESTIMATE"
     # data-quality gates ([checks]): the inputs as a whole cannot be trusted to pay from
     EMPTY_TABLE = "EMPTY_TABLE"
     TOO_MANY_REJECTED = "TOO_MANY_REJECTED"
@@ -113,7 +116,15 @@ _DESCRIPTIONS: dict[Reason, tuple[ReasonKind, str]] = {
     ),
     Reason.UNKNOWN_PRACTICE: ("rejected", "a practice_id that is not in practices"),
     Reason.UNKNOWN_TIER: ("rejected", "a tier that is not one of the config's program.tiers"),
+    Reason.PAID_BEFORE_SERVICE: (
+        "rejected",
+        "a claim whose paid_date is in a month before its claim_start_date's",
+    ),
     Reason.OUTSIDE_PERIOD: ("excluded", "a row of a month or year outside the run"),
+    Reason.PAID_AFTER_RUNOUT: (
+        "excluded",
+        "a claim paid after the settlement's runout (the chain-ladder completion factor)",
+    ),
     Reason.NOT_ATTRIBUTED: (
         "excluded",
         "a row of a member or practice not attributed in the run's months",
@@ -133,6 +144,11 @@ _DESCRIPTIONS: dict[Reason, tuple[ReasonKind, str]] = {
     ),
     Reason.MONTH_NOT_IN_DATA: ("input", "a month to pay that the attribution file does not cover"),
     Reason.NO_MEMBER_MONTHS: ("input", "a year to settle without attributed member-months"),
+    Reason.NO_COMPLETION_ESTIMATE: (
+        "input",
+        "claims whose paid dates cannot give a chain-ladder completion factor (a lag with "
+        "nothing paid before it, or nothing paid in the year)",
+    ),
     Reason.EMPTY_TABLE: (
         "input",
         "an input table with fewer rows left after its checks than checks.min_table_rows "

@@ -60,6 +60,15 @@ def _duplicate_member_month(data: Path) -> None:
     _repeat("attribution", _march_row(data))(data)
 
 
+def _paid_before_service(data: Path) -> None:
+    def change(frame: pd.DataFrame) -> pd.DataFrame:
+        frame["paid_date"] = frame["claim_start_date"]
+        frame.loc[0, "paid_date"] = "2025-12-31"
+        return frame
+
+    _edit("claims", change)(data)
+
+
 def _unknown_practice(data: Path) -> None:
     _set("attribution", _march_row(data), "practice_id", "P9999")(data)
 
@@ -73,6 +82,7 @@ CASES: dict[str, tuple[Mutation, str, int, int]] = {
     "OUT_OF_RANGE": (_set("quality", 0, "quality_score", "1.5"), "settle", 0, 2),
     "TOO_MANY_DECIMALS": (_set("claims", 0, "paid_amount", "12.34567"), "settle", 0, 2),
     "DUPLICATE_CLAIM_ID": (_repeat("claims", 0), "settle", 0, 2),
+    "PAID_BEFORE_SERVICE": (_paid_before_service, "settle", 0, 2),
     "DUPLICATE_MEMBER_MONTH": (_duplicate_member_month, "ccf", 0, 2),
     "DUPLICATE_KEY": (_repeat("risk_scores", 0, mara_px_total="2.0"), "ccf", 2, 2),
     "CONFLICTING_ATTRIBUTION": (_conflict, "ccf", 2, 2),
@@ -191,6 +201,7 @@ def test_readme_table_lists_what_the_tests_check():
         "MISSING_SCORE",  # test_missing_score_gets_the_default_and_is_counted
         "MONTH_NOT_IN_DATA",  # test_bad_input.test_month_outside_the_data
         "TWO_FORMATS",  # test_feeds.test_a_table_in_two_formats_names_both_files
+        "NO_COMPLETION_ESTIMATE",  # savings/test_completion: paid dates without a factor
         *GATE_CODES,  # tests/test_gates.py: each data-quality gate, end to end
         *WHOLE_RUN_CASES,
     }

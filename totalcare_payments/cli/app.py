@@ -334,6 +334,13 @@ def generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the tables to.")] = Path(
         "generated"
     ),
+    paid_dates: Annotated[
+        bool,
+        typer.Option(
+            "--paid-dates",
+            help="Give the claims a paid_date (for a chain-ladder completion factor).",
+        ),
+    ] = False,
 ) -> None:
     """Write a synthetic program (practices, attribution, risk scores, claims, quality).
 
@@ -352,7 +359,11 @@ def generate(
         with console.progress() as step:
             step("Generating")
             tables = generate_program(
-                members, seed=seed, year=year, members_per_practice=members_per_practice
+                members,
+                seed=seed,
+                year=year,
+                members_per_practice=members_per_practice,
+                paid_dates=paid_dates,
             )
             step("Writing")
             paths = write_program(tables, out, fmt=fmt)

@@ -335,6 +335,31 @@ class TerminationTerms(_Section):
     )
 
 
+class CompletionTerms(_Section):
+    """How the settlement's completion factor is chosen: the fixed ``completion_factor``,
+    or estimated from the claims' own paid dates by the chain ladder."""
+
+    method: Literal["fixed", "chain_ladder"] = Field(
+        default="fixed",
+        description=(
+            'The completion factor: "fixed" uses settlement.completion_factor as written; '
+            '"chain_ladder" estimates it from the claims\' paid dates (claims need a '
+            "paid_date column): a volume-weighted chain ladder of the incurred-month x "
+            "paid-lag triangle of every claim paid by the end of the runout, and the "
+            "factor = the year's estimated ultimate / the year's claims paid by then "
+            "(docs/methodology.md, Completion factor). settlement.completion_factor is "
+            "then not used, and claims paid after the runout are excluded (PAID_AFTER_RUNOUT)."
+        ),
+    )
+    runout_months: Annotated[int, Field(ge=0, le=36)] = Field(
+        default=3,
+        description=(
+            "Chain ladder: the months of payments after the year's end that the settlement "
+            "counts (3: claims paid by March 31 of the next year)."
+        ),
+    )
+
+
 class SettlementTerms(_Section):
     """Year-end shared savings: every step of the waterfall."""
 
@@ -343,7 +368,14 @@ class SettlementTerms(_Section):
     risk_ratio_min: Positive | None = None
     risk_ratio_max: Positive | None = None
     stop_loss: StopLoss = StopLoss()
-    completion_factor: Annotated[float, Field(ge=1.0, le=2.0)] = 1.0
+    completion_factor: Annotated[float, Field(ge=1.0, le=2.0)] = Field(
+        default=1.0,
+        description=(
+            "The gross-up of claims paid for claims incurred but not yet paid (IBNR), as a "
+            'fixed number; used when completion.method is "fixed" (the default).'
+        ),
+    )
+    completion: CompletionTerms = CompletionTerms()
     ccf_counts_as_cost: bool = False
     msr: MsrTerms = MsrTerms()
     quality: QualityTerms = QualityTerms()

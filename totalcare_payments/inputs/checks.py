@@ -247,7 +247,7 @@ def _check_column(table: Table, col: Column, fmt: ColumnFormat | None = None) ->
             table = table.with_frame(_with_column(frame, name, ids))
         return table.reject_rows(null, Reason.NULL_KEY, name, f"{name} is empty")
     null = raw.isna().to_numpy(dtype=bool)
-    if null.any() and col.required:
+    if null.any() and (col.required or col.kind == "date"):  # an optional date: on every row
         table = table.reject_rows(null, Reason.NULL_VALUE, name, f"{name} is empty")
         frame, raw = table.frame, table.frame[name]
     if col.kind == "text":
@@ -353,7 +353,7 @@ def _check_period(table: Table, col: Column, raw: pd.Series, fmt: ColumnFormat |
     else:
         periods, bad = periods_from_dates(raw)
         what = f"{name} is not {expected}{_declare_hint(table.spec, name, example)}"
-    table = table.with_frame(_with_column(frame, "period", periods))
+    table = table.with_frame(_with_column(frame, col.period_as, periods))
     checks: list[tuple[np.ndarray, str, str | None, str]] = [
         (bad, Reason.WRONG_DATATYPE, name, what)
     ]

@@ -1,7 +1,8 @@
 """The claims file: reading and checking claim lines, one row group at a time when it can.
 
 A claim line has a ``claim_id``, a ``member_id``, a ``claim_start_date`` (its service
-month) and a ``paid_amount`` (negative for a reversal). A claim_id may appear once as a
+month), a ``paid_amount`` (negative for a reversal) and, optionally, a ``paid_date``
+(the month it was paid: the completion factor's chain ladder, ``savings.completion``). A claim_id may appear once as a
 payment and once as its reversal; a further row with the same claim_id and amount sign
 is rejected (DUPLICATE_CLAIM_ID). What the claims cost each practice is ``savings.costs``.
 """
@@ -64,7 +65,9 @@ def check_claims(
     the same claim_id and amount sign is rejected (DUPLICATE_CLAIM_ID). More than one part
     needs integer claim ids within ``id_range``, which may be widened as parts arrive.
     The checked frame keeps ``member_id``, ``period`` (the service month) and
-    ``paid_amount``, with the file's row numbers.
+    ``paid_amount``, with the file's row numbers; and ``paid_period`` (the month paid) when
+    the file has a ``paid_date`` column, whose month may not be before the service month
+    (PAID_BEFORE_SERVICE).
     """
     seen = _ClaimKeys(id_range)
     frames: list[pd.DataFrame] = []
@@ -78,17 +81,23 @@ def check_claims(
             "claim_id",
             "claim_id repeated with the same amount sign (only one payment and one reversal allowed)",
         )
-        kept = part.frame
-        frames.append(  # the part's arrays become chunks of the file's columns (no copy)
-            pd.DataFrame(
-                {
-                    "member_id": kept["member_id"],
-                    "period": in_arrow(kept["period"]),
-                    "paid_amount": in_arrow(kept["paid_amount"]),
-                },
-                copy=False,
+        if "paid_period" in part.frame.columns:
+            part = part.reject_rows(
+                part.frame["paid_period"].to_numpy() < part.frame["period"].to_numpy(),
+                Reason.PAID_BEFORE_SERVICE,
+                "paid_date",
+                "paid_date is in a month before the claim_start_date's",
             )
-        )
+        kept = part.frame
+        columns = {
+            "member_id": kept["member_id"],
+            "period": in_arrow(kept["period"]),
+            "paid_amount": in_arrow(kept["paid_amount"]),
+        }
+        if "paid_period" in kept.columns:
+            columns["paid_period"] = in_arrow(kept["paid_period"])
+        # the part's arrays become chunks of the file's columns (no copy)
+        frames.append(pd.DataFrame(columns, copy=False))
         rejects.append(part.rejects)
         rows_read += part.rows_read
         del part, raw

@@ -24,6 +24,8 @@ class Column:
     # a number read as a whole count of 10**-decimals (claim amounts: hundredths of a
     # cent); a value finer than that is rejected (TOO_MANY_DECIMALS)
     decimals: int | None = None
+    # a month or date is read into this column of the checked frame (its month)
+    period_as: str = "period"
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ CLAIMS = TableSpec(
         Column("member_id", "id"),
         Column("claim_start_date", "date"),
         Column("paid_amount", "number", min_value=-1e9, max_value=1e9, decimals=4),
+        # optional: the month a claim was paid, for the completion factor's chain ladder
+        Column("paid_date", "date", required=False, period_as="paid_period"),
     ),
 )
 

@@ -44,6 +44,7 @@ from ..config import ProgramConfig, SettlementTerms
 from ..inputs.checks import TableUse
 from ..money import round_half_up, to_cents
 from ..reasons import Reason, reasons_of
+from .completion import CompletionEstimate
 from .msr import minimum_savings_rate
 
 # Why each practice's final payment is what it is: the outcome codes and their meanings.
@@ -298,6 +299,7 @@ class Settlement:
     control_totals: pd.DataFrame
     notes: dict[str, object]
     uses: tuple[TableUse, ...] = ()  # what the settlement used of each member-level table
+    completion: CompletionEstimate | None = None  # the chain-ladder estimate, when used
 
     @property
     def total_paid_cents(self) -> int:

@@ -9,19 +9,20 @@ in one pass. ``compute_settlement`` is the one-config settlement with its accoun
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from ..ccf import ccf_lines
-from ..config import ProgramConfig, StopLoss
-from ..errors import InputError, Problem
+from ..config import ProgramConfig, SettlementTerms, StopLoss
+from ..errors import ConfigError, InputError, Problem
 from ..inputs.checks import Table, TableUse
 from ..money import cents_text, to_cents, units_to_cents
 from ..periods import year_periods
 from ..program import Program
 from ..reasons import Reason
+from .completion import CompletionEstimate, estimate_completion
 from .costs import MemberCosts, member_costs
 from .stop_loss import practice_costs, stop_loss_threshold
 from .waterfall import (
@@ -80,6 +81,21 @@ class PerformanceYear:
     ccf_paid_cents: np.ndarray  # per active practice: the year's CCF (0 without [ccf])
     notes: dict[str, object]
     uses: tuple[TableUse, ...] = ()  # what the year used of each member-level table
+    # the chain-ladder completion factor, when the config asks for it
+    completion: CompletionEstimate | None = None
+
+    def completion_factor(self, config: ProgramConfig) -> float | None:
+        """The estimated completion factor a config settles with (None: its fixed one)."""
+        completion = config.require_settlement().completion
+        if completion.method == "fixed":
+            return None
+        if self.completion is None or self.completion.runout_months != completion.runout_months:
+            raise ConfigError(
+                "settlement.completion: a scenario cannot change the completion method or "
+                "runout_months of the year it settles (the claims counted depend on them); "
+                "set them in the base config"
+            )
+        return self.completion.factor
 
     def stop_loss_costs(self, stop_loss: StopLoss) -> tuple[np.ndarray, np.ndarray, dict]:
         """claims_paid and truncated cents per practice under a stop-loss, with its notes."""
@@ -123,7 +139,17 @@ def performance_year(
         year_totals = year_totals.normalized(per_month=False)
     avg_risk = year_totals.average(risk_terms.score_decimals).ravel()
     member_months = year_totals.member_months.ravel()
-    costs = member_costs(program.claims, mm)
+    claims, completion, after_runout = _claims_in_runout(program.claims, terms, year)
+    costs = member_costs(claims, mm)
+    if after_runout and costs.use is not None:
+        costs = replace(
+            costs,
+            use=TableUse(
+                costs.use.table,
+                costs.use.used,
+                tuple(sorted((*costs.use.excluded, (str(Reason.PAID_AFTER_RUNOUT), after_runout)))),
+            ),
+        )
 
     practices = program.practices.frame.reset_index(drop=True)
     active = member_months > 0
@@ -165,6 +191,8 @@ def performance_year(
         "practices_without_quality": without_quality,
         "practices_without_members": int((~active).sum()),
     }
+    if completion is not None:
+        notes.update(completion.notes())
     uses = tuple(u for u in (mm.use, scores.use, costs.use, quality_use) if u is not None)
     return PerformanceYear(
         year=year,
@@ -174,7 +202,27 @@ def performance_year(
         ccf_paid_cents=ccf_paid,
         notes=notes,
         uses=uses,
+        completion=completion,
     )
+
+
+def _claims_in_runout(
+    claims: Table, terms: SettlementTerms, year: int
+) -> tuple[Table, CompletionEstimate | None, int]:
+    """The claims a settlement counts, with its chain-ladder estimate when the terms ask for
+    one: then only the claims paid by the end of the runout (the later ones of the year's
+    months are excluded, PAID_AFTER_RUNOUT, and counted)."""
+    if terms.completion.method == "fixed":
+        return claims, None, 0
+    estimate = estimate_completion(claims, year, terms.completion.runout_months)
+    paid_period = np.asarray(claims.frame["paid_period"].to_numpy(), dtype=np.int64)
+    keep = paid_period <= estimate.evaluation_period
+    periods = year_periods(year)
+    keep |= ~np.isin(np.asarray(claims.frame["period"].to_numpy()), periods)  # OUTSIDE_PERIOD
+    dropped = int((~keep).sum())
+    if dropped == 0:
+        return claims, estimate, 0
+    return claims.with_frame(claims.frame.loc[keep]), estimate, dropped
 
 
 
@@ -197,7 +245,11 @@ def settle_year(year: PerformanceYear, configs: list[ProgramConfig]) -> tuple[pd
             by_stop_loss[key] = year.stop_loss_costs(settlement_terms.stop_loss)
         claims.append(by_stop_loss[key][0])
         truncated.append(by_stop_loss[key][1])
-        terms.append(row_terms(config, base["tier"], year.year))
+        config_terms = row_terms(config, base["tier"], year.year)
+        estimated = year.completion_factor(config)
+        if estimated is not None:
+            config_terms["completion_factor"] = np.full(n, estimated)
+        terms.append(config_terms)
         msr, mlr = msr_and_mlr(settlement_terms, population, None)
         msrs.append(msr)
         mlrs.append(mlr)
@@ -231,6 +283,7 @@ def compute_settlement(program: Program, config: ProgramConfig, year: int) -> Se
         control_totals=control_totals(settled),
         notes=notes,
         uses=performance.uses,
+        completion=performance.completion,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from helpers import CONFIGS, make_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -168,6 +169,7 @@ def _random_program(rows):
     return frame[["member_id", "practice_id", "year_month"]], scores
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(rows=member_rows, model=st.sampled_from(["bands", "linear", "member_tiers"]))
 def test_fees_never_negative_and_totals_tie(rows, model):
@@ -201,6 +203,7 @@ def test_fees_never_negative_and_totals_tie(rows, model):
         ).all()
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(rows=member_rows, seed=st.integers(0, 2**32 - 1))
 def test_reordering_input_rows_changes_nothing(rows, seed):
@@ -216,6 +219,7 @@ def test_reordering_input_rows_changes_nothing(rows, seed):
     pd.testing.assert_frame_equal(first.lines, second.lines)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(
     rows=member_rows,

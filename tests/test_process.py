@@ -34,6 +34,7 @@ def _run(mode: str) -> tuple[int, str, int]:
     return int(out[0]), out[1], int(out[2])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc settings")
 def test_batch_settings_keep_freed_memory_for_reuse() -> None:
     kept, backend, threshold = _run("settings")

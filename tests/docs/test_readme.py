@@ -13,6 +13,9 @@ from typer.testing import CliRunner
 
 from totalcare_payments.cli.app import app
 
+# the scenario documents (matplotlib, xlsxwriter) and whole README examples: make test
+pytestmark = pytest.mark.slow
+
 README = ROOT / "README.md"
 EXAMPLES = re.findall(r"^\$ totalcare (.+)$", README.read_text(), re.M)
 

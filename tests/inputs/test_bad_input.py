@@ -156,6 +156,7 @@ def test_refuses_to_overwrite_then_force_keeps_a_backup(data: Path):
     assert len(backups) == 1 and (backups[0] / "manifest.json").exists()
 
 
+@pytest.mark.slow
 def test_rerun_is_byte_identical(data: Path, tmp_path: Path):
     """Two runs in separate processes, with different string hashing (set and dict orders
     of strings differ between them) and the claims' rows in another order, write the same

@@ -41,6 +41,9 @@ from totalcare_payments.report.html import html_report, write_html
 from totalcare_payments.report.workbook import SHEETS, write_xlsx
 from totalcare_payments.scenarios.plan import SUMMARY_COLUMNS, ScenarioStudy
 
+# the scenario documents (matplotlib, xlsxwriter) and whole README examples: make test
+pytestmark = pytest.mark.slow
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 DOC = ROOT / "docs" / "scenarios.md"
 

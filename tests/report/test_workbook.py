@@ -25,6 +25,9 @@ from totalcare_payments.report.workbook import (
     write_xlsx,
 )
 
+# the scenario documents (matplotlib, xlsxwriter) and whole README examples: make test
+pytestmark = pytest.mark.slow
+
 EXAMPLE = ROOT / "examples" / "scenarios_example.toml"
 
 

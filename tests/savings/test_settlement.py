@@ -510,6 +510,7 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None)
 @given(rows=summary_rows, changes=terms)
 def test_earned_within_share_cap_and_payment_limit(rows, changes):
@@ -525,6 +526,7 @@ def test_earned_within_share_cap_and_payment_limit(rows, changes):
     assert (out["final_payment_cents"] == earned - out["shared_loss_cents"]).all()
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None)
 @given(rows=summary_rows, changes=terms, extra=st.floats(0, 5e6), losses=st.booleans())
 def test_raising_actual_cost_never_raises_the_payment(rows, changes, extra, losses):

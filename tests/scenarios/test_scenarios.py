@@ -532,6 +532,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_command_writes_tables_report_workbook_and_manifest(workdir):
     args = [
         "scenarios", "--year", "2026", "--grid", "examples/scenarios_example.toml",

@@ -79,6 +79,23 @@ StrictOpt = Annotated[
 FileOpt = Annotated[Path | None, typer.Option(help="Use this file instead of the data folder's.")]
 
 
+def _files(
+    practices: Path | None,
+    attribution: Path | None,
+    risk_scores: Path | None,
+    claims: Path | None = None,
+    quality: Path | None = None,
+) -> dict[str, str | Path | None]:
+    """The files given on the command line instead of the data folder's, by table."""
+    return {
+        "practices": practices,
+        "attribution": attribution,
+        "risk_scores": risk_scores,
+        "claims": claims,
+        "quality": quality,
+    }
+
+
 def read_ahead(
     data: Path, *, with_claims: bool, attribution: Path | None, claims: Path | None = None
 ) -> ReadAhead | None:
@@ -147,11 +164,7 @@ def ccf(
                 dest,
                 force=force,
                 strict=strict,
-                paths={
-                    "practices": practices,
-                    "attribution": attribution,
-                    "risk_scores": risk_scores,
-                },
+                paths=_files(practices, attribution, risk_scores),
                 progress=step,
                 ahead=ahead,
             )
@@ -221,13 +234,7 @@ def settle(
                 summary=summary,
                 force=force,
                 strict=strict,
-                paths={
-                    "practices": practices,
-                    "attribution": attribution,
-                    "risk_scores": risk_scores,
-                    "claims": claims,
-                    "quality": quality,
-                },
+                paths=_files(practices, attribution, risk_scores, claims, quality),
                 progress=step,
                 ahead=ahead,
             )

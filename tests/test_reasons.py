@@ -27,7 +27,7 @@ def _bad_input_table_codes() -> set[str]:
 def test_every_code_is_its_own_name_and_has_a_kind_and_a_meaning() -> None:
     for reason in Reason:
         assert reason.value == reason.name
-        assert reason.kind in ("rejected", "excluded", "input", "outcome", "reference")
+        assert reason.kind in ("rejected", "excluded", "input", "outcome", "reference", "adjustment")
         assert reason.meaning and reason.meaning[0].islower()
 
 

@@ -108,7 +108,8 @@ def compute_ccf(
     mm, scores = program.months_and_scores(months, risk_terms)
     totals = program.risk_totals(mm, scores, risk_terms)
     _check_months_present(program, mm, totals)
-    lines = ccf_lines(mm, scores, program.practices.frame, risk_terms, ccf_terms, totals)
+    cells = program.practice_cells(mm.periods)
+    lines = ccf_lines(mm, scores, program.practices.frame, risk_terms, ccf_terms, totals, cells)
     return CcfBatch(
         lines=lines,
         control_totals=control_totals(lines),
@@ -118,34 +119,53 @@ def compute_ccf(
     )
 
 
-def ccf_lines(
+@dataclass(frozen=True)
+class _Fees:
+    """A run's fees, cell by cell (practice-major ``practice x n_months + month``) and, for
+    ``member_tiers``, member-month by member-month."""
+
+    cells: pd.DataFrame  # practice_id, practice_name, tier of each cell (the one in force)
+    avg: np.ndarray
+    members: np.ndarray
+    rate: np.ndarray  # cents per member-month of each cell (member_tiers: the cell's average)
+    amount: np.ndarray
+    member_score: np.ndarray  # each member-month's score as used (normalized if configured)
+    member_fee: np.ndarray | None  # member_tiers: each member-month's fee in cents
+
+
+def practice_cells(practices: pd.DataFrame, n_months: int) -> pd.DataFrame:
+    """The practices repeated month by month, practice-major: what is in force in each
+    cell when the practices carry no dates."""
+    rows = np.repeat(np.arange(len(practices)), n_months)
+    return practices.iloc[rows].reset_index(drop=True)
+
+
+def _fees(
     mm: MemberMonths,
     scores: MemberScores,
     practices: pd.DataFrame,
     risk_terms: RiskTerms,
     ccf_terms: CcfTerms,
-    totals: RiskTotals | None = None,
-) -> pd.DataFrame:
-    """Payment lines from attributed member-months and member scores (the functional core).
-
-    ``totals``: the run's ``risk_totals``, when already worked out."""
+    totals: RiskTotals | None,
+    cells: pd.DataFrame | None,
+) -> _Fees:
     totals = risk_totals(mm, scores) if totals is None else totals
+    cells = practice_cells(practices, mm.n_months) if cells is None else cells
     scored = totals.normalized(per_month=True) if risk_terms.normalize else totals
     avg = scored.average(risk_terms.score_decimals).ravel()  # practice-major, as the lines
     members = totals.member_months.ravel()
-    practice_code = np.repeat(np.arange(mm.n_practices), mm.n_months)
-    month_code = np.tile(np.arange(mm.n_months), mm.n_practices)
-    multiplier = tier_multipliers(ccf_terms, practices["tier"])[practice_code]
+    multiplier = tier_multipliers(ccf_terms, cells["tier"])
+    member_score = scores.score[mm.member]
+    if risk_terms.normalize:
+        member_score = member_score / totals.mean_score(per_month=True)[mm.month]
+    member_fee = None
     if ccf_terms.rate_model == "member_tiers":
         assert ccf_terms.member_tiers is not None
-        member_score = scores.score[mm.member]
-        if risk_terms.normalize:
-            member_score = member_score / totals.mean_score(per_month=True)[mm.month]
         group = practice_month_cell(mm)
         tier = member_tier_index(ccf_terms, member_score, mm.month, mm.n_months)
         base = np.asarray(ccf_terms.member_tiers.pmpm)[tier]
-        fee = to_cents(base * multiplier[group])
-        amount = np.bincount(group, weights=fee, minlength=len(members)).astype(np.int64)
+        member_fee = to_cents(base * multiplier[group])
+        amount = np.bincount(group, weights=member_fee, minlength=len(members)).astype(np.int64)
         with np.errstate(invalid="ignore", divide="ignore"):
             rate = to_cents(np.where(members > 0, amount / np.maximum(members, 1), 0) / 100.0)
     else:
@@ -156,21 +176,70 @@ def ccf_lines(
         )
         rate = to_cents(np.nan_to_num(base) * multiplier)
         amount = members.astype(np.int64) * rate
-    keep = members > 0
-    pc = practice_code[keep]
+    return _Fees(cells, avg, members, rate, amount, member_score, member_fee)
+
+
+def ccf_lines(
+    mm: MemberMonths,
+    scores: MemberScores,
+    practices: pd.DataFrame,
+    risk_terms: RiskTerms,
+    ccf_terms: CcfTerms,
+    totals: RiskTotals | None = None,
+    cells: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Payment lines from attributed member-months and member scores (the functional core).
+
+    ``totals``: the run's ``risk_totals``, when already worked out; ``cells``: the
+    practices row in force in each practice-month (``Program.practice_cells``), when the
+    practices carry effective dates."""
+    fees = _fees(mm, scores, practices, risk_terms, ccf_terms, totals, cells)
+    month_code = np.tile(np.arange(mm.n_months), mm.n_practices)
+    keep = fees.members > 0
     lines = pd.DataFrame(
         {
-            "practice_id": practices["practice_id"].to_numpy()[pc],
-            "practice_name": practices["practice_name"].to_numpy()[pc],
-            "tier": practices["tier"].to_numpy()[pc],
+            "practice_id": fees.cells["practice_id"].to_numpy()[keep],
+            "practice_name": fees.cells["practice_name"].to_numpy()[keep],
+            "tier": fees.cells["tier"].to_numpy()[keep],
             "year_month": _month_labels(mm.periods)[month_code[keep]],
-            "attributed_members": members[keep].astype(np.int64),
-            "avg_risk_score": avg[keep],
-            "pmpm_rate_cents": rate[keep].astype(np.int64),
-            "ccf_amount_cents": amount[keep].astype(np.int64),
+            "attributed_members": fees.members[keep].astype(np.int64),
+            "avg_risk_score": fees.avg[keep],
+            "pmpm_rate_cents": fees.rate[keep].astype(np.int64),
+            "ccf_amount_cents": fees.amount[keep].astype(np.int64),
         }
     )
     return lines.sort_values(["year_month", "practice_id"], kind="stable").reset_index(drop=True)
+
+
+def ccf_roster(
+    program: Program, config: ProgramConfig, periods: list[int] | np.ndarray
+) -> pd.DataFrame:
+    """The member roster behind a batch's lines: one row per attributed member-month with
+    the member's score as used, the rate and the fee (``member_tiers``: the member's own
+    fee; otherwise the practice-month's rate). The fees of a practice-month add up to its
+    line's ``ccf_amount_cents`` exactly.
+
+    Columns: ``member_id``, ``practice_id``, ``period``, ``tier``, ``risk_score``,
+    ``rate_cents``, ``fee_cents``."""
+    risk_terms, ccf_terms = config.require_ccf()
+    months = sorted({int(p) for p in periods})
+    mm, scores = program.months_and_scores(months, risk_terms)
+    totals = program.risk_totals(mm, scores, risk_terms)
+    cells = program.practice_cells(mm.periods)
+    fees = _fees(mm, scores, program.practices.frame, risk_terms, ccf_terms, totals, cells)
+    cell = practice_month_cell(mm)
+    rate = fees.rate[cell] if fees.member_fee is None else fees.member_fee
+    return pd.DataFrame(
+        {
+            "member_id": mm.member_ids.to_numpy()[mm.member],
+            "practice_id": fees.cells["practice_id"].to_numpy()[cell],
+            "period": mm.periods[mm.month].astype(np.int64),
+            "tier": fees.cells["tier"].to_numpy()[cell],
+            "risk_score": fees.member_score,
+            "rate_cents": rate.astype(np.int64),
+            "fee_cents": rate.astype(np.int64),
+        }
+    )
 
 
 def _month_labels(periods: np.ndarray) -> np.ndarray:

@@ -7,6 +7,8 @@ Exit codes (documented in the README):
 * 3  bad config: the program's TOML terms
 * 4  refused to overwrite a finalized batch (rerun with ``--force``)
 * 5  an output cannot be written (a read-only folder, a file where a folder should be)
+* 6  the payment ledger refuses: a ledger of a newer schema, another post holding it
+  past the wait, a batch that is not there or cannot be voided
 * 130  interrupted (Ctrl-C): nothing is left behind
 
 A mistyped command line (an unknown option, a missing ``--year``) is reported by the
@@ -23,6 +25,7 @@ EXIT_BAD_INPUT = 2
 EXIT_BAD_CONFIG = 3
 EXIT_OUTPUT_EXISTS = 4
 EXIT_OUTPUT_ERROR = 5
+EXIT_LEDGER = 6
 EXIT_INTERRUPTED = 130
 
 
@@ -87,3 +90,10 @@ class OutputError(TotalcareError):
     """An output cannot be written: the destination is read-only, full, or not a folder."""
 
     exit_code = EXIT_OUTPUT_ERROR
+
+
+class LedgerError(TotalcareError):
+    """The payment ledger refuses: its schema is newer than this tool's, another post holds
+    it past the wait, or a batch asked for is not there or cannot be changed so."""
+
+    exit_code = EXIT_LEDGER

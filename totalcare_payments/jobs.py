@@ -12,12 +12,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .audit import file_sha256, tool_version
 from .budget.history import Budget, baseline_year, build_budget
-from .ccf import CcfBatch, compute_ccf
+from .ccf import CcfBatch, ccf_roster, compute_ccf
 from .config import BudgetTerms, ProgramConfig
 from .errors import InputError, OutputError, OutputExistsError
 from .gates import (
@@ -33,11 +36,12 @@ from .inputs.checks import Table
 from .inputs.policy import all_rejects_of, enforce_policy, rejection_problems
 from .inputs.read import read_table
 from .inputs.readahead import ReadAhead
-from .money import to_cents
+from .money import dollars, to_cents
 from .outputs.manifest import base_manifest, input_manifest, totals_json
 from .outputs.publish import check_destination, publish, run_record
+from .outputs.remittance import remittance_html, write_remittances
 from .outputs.tables import MANIFEST, write_json, write_table
-from .periods import format_period, year_periods
+from .periods import format_period, parse_year_month, year_periods
 from .program import Program, load_program
 from .savings.summary import settle_summary
 from .savings.waterfall import Settlement
@@ -45,6 +49,9 @@ from .savings.year import compute_settlement, performance_year
 from .scenarios.bootstrap import bootstrap_chance
 from .scenarios.plan import ScenarioStudy, load_scenarios
 from .scenarios.settle import run_scenarios, tornado
+
+if TYPE_CHECKING:  # the ledger (SQLAlchemy) loads only with a job that uses it
+    from .ledger.book import BatchRecord, Posting
 
 Progress = Callable[[str], None]
 
@@ -160,9 +167,15 @@ def run_settlement(
     paths: dict[str, str | Path | None] | None = None,
     progress: Progress = _quiet,
     ahead: ReadAhead | None = None,
+    ccf_paid: pd.Series | None = None,
+    before_publish: Callable[[Settlement, dict], dict[str, pd.DataFrame]] | None = None,
 ) -> tuple[Settlement, RunResult]:
     """The year-end settlement, end to end, from member-level data (a data folder or a
-    loaded program) or a practice summary."""
+    loaded program) or a practice summary.
+
+    ``ccf_paid``: the CCF paid for the year by practice (cents), from a payment ledger;
+    ``before_publish(settlement, manifest)``: more tables to write with it (a ledger's
+    settlement lines), called once the settlement is computed."""
     out = Path(out)
     check_destination(out, force)
     config.require_settlement()
@@ -190,7 +203,7 @@ def run_settlement(
         gates = require_passed(empty_tables(program.tables(), config.checks))
         rejects = enforce_policy(program.tables(), strict=strict)
         gates += require_passed(rejected_rows(program.tables(), config.checks, strict=strict), gates)
-        settlement = compute_settlement(program, config, year)
+        settlement = compute_settlement(program, config, year, ccf_paid=ccf_paid)
         claims = settlement.practices["claims_paid_cents"] + settlement.practices["truncated_cents"]
         gates += require_passed(
             settlement_gates(
@@ -210,6 +223,8 @@ def run_settlement(
     if settlement.completion is not None:  # the chain ladder's triangle and factors
         frames["completion_triangle"] = settlement.completion.triangle()
         frames["completion_factors"] = settlement.completion.factors()
+    if before_publish is not None:
+        frames.update(before_publish(settlement, manifest))
     backup = publish(out, _fill_outputs(manifest, frames, rejects), force=force)
     return settlement, RunResult(
         out=out, manifest=manifest, files=sorted(out.iterdir()), rejects=rejects, backup=backup
@@ -473,3 +488,481 @@ def _document_writers(
 
         writers.append((xlsx, write_xlsx))
     return writers
+
+
+# ---- the payment ledger --------------------------------------------------------------------
+
+
+@dataclass
+class LedgerRun:
+    """What a ledger batch did and wrote: the posting (``status``: posted, draft, or
+    already, with the batch that holds the same inputs), its files (none when already
+    posted), and the payments per practice."""
+
+    posting: Posting
+    payments: pd.DataFrame
+    ledger: str
+    out: Path | None = None
+    manifest: dict = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+    rejects: pd.DataFrame = field(default_factory=pd.DataFrame)
+    backup: Path | None = None
+
+
+def _batch_record(
+    kind: str,
+    period: str,
+    config: ProgramConfig,
+    inputs: dict[str, dict],
+    **extra: object,
+) -> BatchRecord:
+    from .ledger.book import BatchRecord
+
+    return BatchRecord(
+        kind=kind,
+        period=period,
+        config_source=config.source,
+        config_sha256=config.sha256,
+        tool_version=tool_version(),
+        inputs=[
+            {"table": name, "path": i["path"], "sha256": i["sha256"], "read": i["read"], "used": i["used"]}
+            for name, i in inputs.items()
+        ],
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def run_ccf_ledger(
+    config: ProgramConfig,
+    data: str | Path | Program,
+    month: int,
+    out: str | Path,
+    ledger: str,
+    *,
+    post: bool = False,
+    pay_date: str | None = None,
+    force: bool = False,
+    strict: bool = False,
+    paths: dict[str, str | Path | None] | None = None,
+    progress: Progress = _quiet,
+    ahead: ReadAhead | None = None,
+) -> LedgerRun:
+    """The month's CCF batch through the payment ledger: recompute the retroactive window
+    (``ccf.retro_months`` before ``month``) from these inputs, post (or, without ``post``,
+    record as a draft) per member-month the difference from everything posted before,
+    and write what accounts payable loads: payments.csv, payment_lines.csv, roster.csv,
+    control totals, the differences outside the window and a remittance statement per
+    practice. The same inputs and config as a posted batch post and write nothing."""
+    from .ledger.book import post_ccf
+    from .ledger.store import open_ledger
+
+    out = Path(out)
+    check_destination(out, force)
+    _, ccf_terms = config.require_ccf()
+    progress("Reading inputs")
+    program = _program(data, config, paths=paths, ahead=ahead)
+    progress("Computing fees")
+    gates = require_passed(empty_tables(program.tables(), config.checks))
+    rejects = enforce_policy(program.tables(), strict=strict)
+    gates += require_passed(rejected_rows(program.tables(), config.checks, strict=strict), gates)
+    covered = {int(p) for p in np.unique(program.attribution.frame["period"].to_numpy())}
+    window = [
+        p for p in range(month - ccf_terms.retro_months, month + 1) if p in covered or p == month
+    ]
+    batch = compute_ccf(program, config, window)  # MONTH_NOT_IN_DATA for a month not covered
+    gates += require_passed(member_gates(program, config, batch.periods, settlement=False), gates)
+    due = ccf_roster(program, config, window)
+    due["member_id"] = member_text(due["member_id"])
+    inputs = input_manifest(program.tables(), batch.uses)
+    record = _batch_record(
+        "ccf",
+        format_period(month),
+        config,
+        inputs,
+        retro_months=ccf_terms.retro_months,
+        pay_date=pay_date or f"{format_period(month)}-01",
+    )
+
+    def due_before(months: list[int]) -> pd.DataFrame:
+        known = [m for m in months if m in covered]
+        if not known:
+            return pd.DataFrame(columns=["practice_id", "period", "members", "amount_cents"])
+        earlier = compute_ccf(program, config, known).lines
+        return pd.DataFrame(
+            {
+                "practice_id": earlier["practice_id"].astype(str).to_numpy(),
+                "period": [parse_year_month(m) for m in earlier["year_month"]],
+                "members": earlier["attributed_members"].to_numpy(np.int64),
+                "amount_cents": earlier["ccf_amount_cents"].to_numpy(np.int64),
+            }
+        )
+
+    progress("Posting to the ledger" if post else "Recording a draft in the ledger")
+    book = open_ledger(ledger, create=True)
+    try:
+        posting = post_ccf(book, record, due, window, due_before, post=post)
+    finally:
+        book.dispose()
+    if posting.status == "already":
+        return LedgerRun(posting=posting, payments=pd.DataFrame(), ledger=book.name)
+    cells = program.practice_cells([month])
+    payments = ledger_payments(posting, cells, record)
+    manifest = base_manifest("ccf", config)
+    manifest["months"] = [format_period(p) for p in posting.window]
+    manifest["ledger"] = {
+        "ledger": book.name,
+        "batch_id": posting.batch_id,
+        "status": posting.status,
+        "month_paid": record.period,
+        "pay_date": record.pay_date,
+        "retro_months": record.retro_months,
+        "fingerprint": record.fingerprint,
+    }
+    manifest["inputs"] = inputs
+    manifest["gates"] = gates_json(gates)
+    manifest["notes"] = {"members_defaulted_score": batch.members_defaulted}
+    line_file = ledger_line_file(posting)
+    roster_file = ledger_roster_file(posting)
+    totals = ledger_control_totals(payments, line_file, roster_file)
+    manifest["control_totals"] = totals_json(totals)
+    tables = {
+        "payments": payments,
+        "payment_lines": line_file,
+        "roster": roster_file,
+        "control_totals": totals,
+        "outside_window": posting.outside,
+    }
+    statements = remittances(config, posting, payments, record)
+
+    def fill(folder: Path) -> None:
+        written: list[Path] = []
+        rows: dict[str, int] = {}
+        for stem, frame in tables.items():
+            written += write_table(frame, folder, stem, parquet=stem == "roster")
+            rows[stem] = len(frame)
+        written += write_table(rejects, folder, "rejects", parquet=False)
+        rows["rejects"] = len(rejects)
+        written += write_remittances(folder, statements)
+        manifest["outputs"] = {
+            str(p.relative_to(folder)): {"sha256": file_sha256(p)}
+            | ({"rows": rows[p.stem]} if p.suffix != ".html" else {})
+            for p in written
+        }
+        write_json(folder / MANIFEST, manifest)
+        write_json(folder / "run.json", run_record())
+
+    progress("Writing payment files")
+    try:
+        backup = publish(out, fill, force=force)
+    except OutputError as exc:
+        if posting.status != "posted":
+            raise
+        raise OutputError(
+            f"{exc} -- batch {posting.batch_id} is posted in {book.name}; "
+            f"`totalcare ledger show {posting.batch_id}` shows it"
+        ) from None
+    return LedgerRun(
+        posting=posting,
+        payments=payments,
+        ledger=book.name,
+        out=out,
+        manifest=manifest,
+        files=sorted(out.iterdir()),
+        rejects=rejects,
+        backup=backup,
+    )
+
+
+def member_text(ids: pd.Series) -> np.ndarray:
+    """Member ids as the ledger stores them: text, as written (integers without decimals)."""
+    return pa.array(ids.to_numpy()).cast(pa.string()).to_numpy(zero_copy_only=False)
+
+
+def ledger_payments(posting: Posting, cells: pd.DataFrame, record: BatchRecord) -> pd.DataFrame:
+    """payments.csv: one row per practice paid by the batch: the payee in force in the
+    month paid (columns the practices file has), the pay date, the current month's
+    amount, the adjustments' and the net."""
+    lines_ = posting.lines
+    current = lines_["kind"].to_numpy() == "current"
+    amounts = pd.DataFrame(
+        {
+            "practice_id": lines_["practice_id"].astype(str).to_numpy(),
+            "current_amount_cents": np.where(current, lines_["amount_cents"], 0).astype(np.int64),
+            "adjustment_amount_cents": np.where(current, 0, lines_["amount_cents"]).astype(np.int64),
+        }
+    )
+    by_practice = amounts.groupby("practice_id", sort=True).sum().reset_index()
+    by_practice["net_amount_cents"] = (
+        by_practice["current_amount_cents"] + by_practice["adjustment_amount_cents"]
+    )
+    payee = [c for c in schema.PAYEE_COLUMNS if c in cells.columns]
+    payees = cells.assign(practice_id=cells["practice_id"].astype(str))[["practice_id", *payee]]
+    payments = by_practice.merge(payees.drop_duplicates("practice_id"), on="practice_id", how="left")
+    payments.insert(0, "batch_id", np.int64(posting.batch_id))
+    payments.insert(2 + len(payee), "pay_date", record.pay_date or "")
+    columns = ["batch_id", "practice_id", *payee, "pay_date"]
+    columns += ["current_amount_cents", "adjustment_amount_cents", "net_amount_cents"]
+    return payments[columns]
+
+
+def ledger_line_file(posting: Posting) -> pd.DataFrame:
+    """payment_lines.csv: the batch's practice-month lines."""
+    lines_ = posting.lines
+    return pd.DataFrame(
+        {
+            "batch_id": np.full(len(lines_), posting.batch_id, dtype=np.int64),
+            "practice_id": lines_["practice_id"].astype(str).to_numpy(),
+            "service_month": [format_period(p) for p in lines_["period"]],
+            "kind": lines_["kind"].to_numpy(),
+            "members": lines_["members"].to_numpy(np.int64),
+            "amount_cents": lines_["amount_cents"].to_numpy(np.int64),
+            "reason": lines_["reason"].fillna("").to_numpy(),
+        }
+    )
+
+
+def ledger_roster_file(posting: Posting) -> pd.DataFrame:
+    """roster.csv: the member roster behind the batch's lines."""
+    r = posting.roster
+    months = np.unique(r["period"].to_numpy(np.int64))
+    labels = np.array([format_period(p) for p in months], dtype=object)
+    return pd.DataFrame(
+        {
+            "batch_id": np.full(len(r), posting.batch_id, dtype=np.int64),
+            "member_id": r["member_id"].to_numpy(),
+            "practice_id": r["practice_id"].astype(str).to_numpy(),
+            "service_month": labels[np.searchsorted(months, r["period"].to_numpy(np.int64))],
+            "kind": r["kind"].to_numpy(),
+            "tier": r["tier"].to_numpy(),
+            "member_months": r["member_months"].to_numpy(np.int64),
+            "risk_score": r["risk_score"].to_numpy(np.float64),
+            "rate_cents": r["rate_cents"].to_numpy(np.int64),
+            "fee_cents": r["fee_cents"].to_numpy(np.int64),
+            "reason": r["reason"].fillna("").to_numpy(),
+        }
+    )
+
+
+def ledger_control_totals(
+    payments: pd.DataFrame, lines_: pd.DataFrame, roster_: pd.DataFrame
+) -> pd.DataFrame:
+    """The batch's control totals: the batch, each kind of line and each service month,
+    from the lines; the payments file and the roster, which tie to the lines' total."""
+    rows = [
+        {
+            "scope": "batch",
+            "key": "lines",
+            "practices": int(lines_["practice_id"].nunique()),
+            "lines": len(lines_),
+            "members": int(lines_["members"].sum()),
+            "amount_cents": int(lines_["amount_cents"].sum()),
+        },
+        {
+            "scope": "batch",
+            "key": "payments",
+            "practices": len(payments),
+            "lines": len(payments),
+            "members": int(lines_["members"].sum()),
+            "amount_cents": int(payments["net_amount_cents"].sum()),
+        },
+        {
+            "scope": "batch",
+            "key": "roster",
+            "practices": int(roster_["practice_id"].nunique()),
+            "lines": len(roster_),
+            "members": int(roster_["member_months"].sum()),
+            "amount_cents": int(roster_["fee_cents"].sum()),
+        },
+    ]
+    for scope, column in (("kind", "kind"), ("service_month", "service_month")):
+        for key, part in lines_.groupby(column, sort=True):
+            rows.append(
+                {
+                    "scope": scope,
+                    "key": str(key),
+                    "practices": int(part["practice_id"].nunique()),
+                    "lines": len(part),
+                    "members": int(part["members"].sum()),
+                    "amount_cents": int(part["amount_cents"].sum()),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def remittances(
+    config: ProgramConfig, posting: Posting, payments: pd.DataFrame, record: BatchRecord
+) -> dict[str, str]:
+    """Each paid practice's remittance statement (HTML)."""
+    lines_ = ledger_line_file(posting)
+    roster_ = ledger_roster_file(posting)
+    adjusted = roster_.loc[roster_["kind"].to_numpy() != "current"]
+    by_practice_lines = dict(tuple(lines_.groupby("practice_id", sort=True)))
+    by_practice_roster = dict(tuple(adjusted.groupby("practice_id", sort=True)))
+    payee = [c for c in schema.PAYEE_COLUMNS if c in payments.columns]
+    statements = {}
+    for row in payments.to_dict("records"):  # one statement per practice
+        practice = str(row["practice_id"])
+        facts = {
+            "program": config.program.name,
+            "practice": practice,
+            **{column: str(row[column]) for column in payee},
+            "batch": f"{posting.batch_id} ({posting.status})",
+            "month paid": record.period,
+            "pay date": str(row["pay_date"]),
+            "current month": dollars(int(row["current_amount_cents"])),
+            "adjustments": dollars(int(row["adjustment_amount_cents"])),
+            "net payment": dollars(int(row["net_amount_cents"])),
+        }
+        statements[practice] = remittance_html(
+            facts,
+            by_practice_lines.get(practice, lines_.iloc[:0]),
+            by_practice_roster.get(practice, adjusted.iloc[:0]),
+            draft=posting.status != "posted",
+        )
+    return statements
+
+
+def run_settlement_ledger(
+    config: ProgramConfig,
+    year: int,
+    out: str | Path,
+    ledger: str,
+    *,
+    data: str | Path | Program,
+    stage: str = "final",
+    runout_months: int | None = None,
+    post: bool = False,
+    force: bool = False,
+    strict: bool = False,
+    paths: dict[str, str | Path | None] | None = None,
+    progress: Progress = _quiet,
+    ahead: ReadAhead | None = None,
+) -> tuple[Settlement, LedgerRun]:
+    """The year's settlement through the payment ledger: an interim or final settlement
+    (``stage``), after ``runout_months`` of claims payments (the chain ladder's runout),
+    posted as the difference from what the ledger paid for the year before (a final after
+    an interim: the true-up). When the config counts the CCF as cost, the CCF is the
+    ledger's posted CCF of the year."""
+    from .ledger.book import post_settlement, posted_ccf_by_practice
+    from .ledger.store import open_ledger
+
+    if stage not in ("interim", "final"):
+        raise InputError(f"--stage is interim or final, not '{stage}'")
+    terms = config.require_settlement()
+    if runout_months is not None:
+        completion = terms.completion.model_copy(update={"runout_months": runout_months})
+        settlement_terms = terms.model_copy(update={"completion": completion})
+        updated = config.model_copy(update={"settlement": settlement_terms})
+        updated.remember_source(config.source, config.sha256)
+        config = updated
+    book = open_ledger(ledger, create=True)
+    try:
+        ccf_paid = (
+            posted_ccf_by_practice(book, year) if config.require_settlement().ccf_counts_as_cost else None
+        )
+        posted: list[Posting] = []
+
+        def post_it(settlement: Settlement, manifest: dict) -> dict[str, pd.DataFrame]:
+            record = _batch_record(
+                "settlement",
+                f"{year:04d}",
+                config,
+                manifest["inputs"],
+                stage=stage,
+                runout_months=config.require_settlement().completion.runout_months,
+            )
+            settled = settlement.practices.assign(
+                practice_id=settlement.practices["practice_id"].astype(str)
+            )
+            posting = post_settlement(book, record, settled, post=post)
+            posted.append(posting)
+            manifest["ledger"] = {
+                "ledger": book.name,
+                "batch_id": posting.batch_id,
+                "status": posting.status,
+                "stage": stage,
+                "fingerprint": record.fingerprint,
+                "ccf_from_ledger": ccf_paid is not None,
+            }
+            if posting.status == "already":
+                raise _AlreadyPostedError()
+            frame = posting.lines.assign(batch_id=np.int64(posting.batch_id))
+            return {
+                "settlement_lines": frame[
+                    ["batch_id", "practice_id", "kind", "final_payment_cents", "amount_cents", "reason"]
+                ]
+            }
+
+        try:
+            settlement, result = run_settlement(
+                config,
+                year,
+                out,
+                data=data,
+                force=force,
+                strict=strict,
+                paths=paths,
+                progress=progress,
+                ahead=ahead,
+                ccf_paid=ccf_paid,
+                before_publish=post_it,
+            )
+        except _AlreadyPostedError:
+            return _SETTLED_ALREADY, LedgerRun(
+                posting=posted[0], payments=pd.DataFrame(), ledger=book.name
+            )
+    finally:
+        book.dispose()
+    return settlement, LedgerRun(
+        posting=posted[0],
+        payments=posted[0].lines,
+        ledger=book.name,
+        out=result.out,
+        manifest=result.manifest,
+        files=result.files,
+        rejects=result.rejects,
+        backup=result.backup,
+    )
+
+
+class _AlreadyPostedError(Exception):
+    """The settlement's inputs and config were posted before: nothing is written."""
+
+
+#: The settlement of a run that found its batch posted already (nothing computed is kept).
+_SETTLED_ALREADY: Settlement = None  # type: ignore[assignment]
+
+
+def export_ledger(ledger: str, out: str | Path, *, force: bool = False) -> RunResult:
+    """Every table of a ledger as CSV (roster and lines as Parquet too), with a manifest."""
+    from .ledger.book import export_tables
+    from .ledger.store import open_ledger
+
+    out = Path(out)
+    check_destination(out, force)
+    book = open_ledger(ledger, create=False)
+    try:
+        tables = export_tables(book)
+    finally:
+        book.dispose()
+    manifest: dict[str, object] = {
+        "tool": "totalcare_payments",
+        "version": tool_version(),
+        "job": "ledger-export",
+        "ledger": book.name,
+    }
+
+    def fill(folder: Path) -> None:
+        written: list[Path] = []
+        for stem, frame in tables.items():
+            written += write_table(frame, folder, stem, parquet=stem in ("roster", "lines"))
+        manifest["outputs"] = {
+            p.name: {"sha256": file_sha256(p), "rows": len(tables[p.stem])} for p in written
+        }
+        write_json(folder / MANIFEST, manifest)
+        write_json(folder / "run.json", run_record())
+
+    backup = publish(out, fill, force=force)
+    return RunResult(
+        out=out, manifest=manifest, files=sorted(out.iterdir()), rejects=pd.DataFrame(), backup=backup
+    )

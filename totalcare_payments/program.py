@@ -56,14 +56,45 @@ class Program:
     members: MemberIndex
     claims: Table | None = None
     quality: Table | None = None
+    # effective-dated practices: every dated row as checked (``practices`` then holds each
+    # practice's latest row, for coding), with ``practice_code``, ``effective_from_period``
+    # and ``effective_to_period`` (-1: open)
+    practice_rows: Table | None = None
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
 
     def tables(self) -> list[Table]:
+        practices = self.practices if self.practice_rows is None else self.practice_rows
         return [
             t
-            for t in (self.practices, self.attribution, self.risk_scores, self.claims, self.quality)
+            for t in (practices, self.attribution, self.risk_scores, self.claims, self.quality)
             if t is not None
         ]
+
+    def practice_cells(self, periods: Iterable[int] | np.ndarray) -> pd.DataFrame:
+        """The practices row in force in each practice-month of ``periods``, practice-major
+        (``practice x n_months + month``, the order of ``RiskTotals`` and the CCF's cells):
+        its name, tier and payee columns. Undated practices are in force every month."""
+        months = np.asarray(sorted({int(p) for p in periods}), dtype=np.int64)
+        return self._once(("practice_cells", tuple(months)), lambda: self._cells(months))
+
+    def _cells(self, months: np.ndarray) -> pd.DataFrame:
+        frame = self.practices.frame.reset_index(drop=True)
+        n_months = len(months)
+        if self.practice_rows is None:
+            rows = np.repeat(np.arange(len(frame)), n_months)
+            return frame.iloc[rows].reset_index(drop=True)
+        dated = self.practice_rows.frame.reset_index(drop=True)
+        row = in_force(dated, len(frame), months)
+        # a practice-month without a row in force (no member is attributed there: such
+        # attribution rows are rejected) shows the practice's latest row
+        latest = np.repeat(np.arange(len(frame)), n_months)
+        cells = frame.iloc[latest].reset_index(drop=True)
+        has = row >= 0
+        if has.any():
+            columns = [c for c in cells.columns if c in dated.columns]
+            chosen = dated.iloc[row[has]][columns].reset_index(drop=True)
+            cells.loc[has, columns] = chosen.to_numpy()
+        return cells
 
     def _once(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
         if key not in self._memo:
@@ -105,11 +136,121 @@ def _risk_spec(config: ProgramConfig) -> TableSpec:
 
 def _link_practices(practices: Table, config: ProgramConfig) -> Table:
     tiers = practices.frame["tier"]
-    return practices.reject_rows(
+    practices = practices.reject_rows(
         ~tiers.isin(config.program.tiers).to_numpy(dtype=bool),
         Reason.UNKNOWN_TIER,
         "tier",
         f"tier is not one of the config's program.tiers {config.program.tiers}",
+    )
+    if not is_dated(practices.frame):
+        return practices
+    return _reject_overlaps(practices)
+
+
+#: The columns of a dated practices row: the months from and to which it is in force.
+DATED = ("effective_from_period", "effective_to_period")
+
+
+def is_dated(frame: pd.DataFrame) -> bool:
+    """Whether a practices frame carries effective dates (either column)."""
+    return any(c in frame.columns for c in DATED)
+
+
+def _bounds(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's first and last month in force (open ends as -inf / +inf periods)."""
+    n = len(frame)
+    start = (
+        frame["effective_from_period"].to_numpy(np.int64)
+        if "effective_from_period" in frame.columns
+        else np.full(n, -1, dtype=np.int64)
+    )
+    end = (
+        frame["effective_to_period"].to_numpy(np.int64)
+        if "effective_to_period" in frame.columns
+        else np.full(n, -1, dtype=np.int64)
+    )
+    low, high = np.iinfo(np.int64).min // 2, np.iinfo(np.int64).max // 2
+    return np.where(start < 0, low, start), np.where(end < 0, high, end)
+
+
+def _reject_overlaps(practices: Table) -> Table:
+    """Dated rows: a row ending before it starts, and every row of a practice whose rows'
+    months overlap (which tier would be in force?), are rejected (any rejected practice
+    row fails the run)."""
+    frame = practices.frame
+    start, end = _bounds(frame)
+    backwards = end < start
+    practices = practices.reject_rows(
+        backwards, Reason.OUT_OF_RANGE, "effective_to", "effective_to is before effective_from"
+    )
+    frame = practices.frame
+    start, end = _bounds(frame)
+    order = pd.DataFrame(
+        {"id": frame["practice_id"].to_numpy(), "start": start, "end": end, "row": np.arange(len(frame))}
+    ).sort_values(["id", "start"], kind="stable")
+    same = order["id"].to_numpy()[1:] == order["id"].to_numpy()[:-1]
+    overlap_next = same & (order["start"].to_numpy()[1:] <= _running_end(order)[:-1])
+    rows = order["row"].to_numpy()
+    bad = np.zeros(len(frame), dtype=bool)
+    bad[rows[1:][overlap_next]] = True
+    bad[rows[:-1][overlap_next]] = True
+    ids = frame["practice_id"].to_numpy()[bad]
+    bad |= np.isin(frame["practice_id"].to_numpy(), ids)
+    return practices.reject_rows(
+        bad,
+        Reason.OVERLAPPING_DATES,
+        "effective_from",
+        "the practice's rows overlap: two rows are in force in the same month",
+    )
+
+
+def _running_end(order: pd.DataFrame) -> np.ndarray:
+    """The latest end of the rows so far, within each practice (rows sorted by start)."""
+    return order.groupby("id", sort=False)["end"].cummax().to_numpy()
+
+
+def in_force(dated: pd.DataFrame, n_practices: int, months: np.ndarray) -> np.ndarray:
+    """The dated row in force in each practice-month cell (practice-major), -1 for none.
+    ``dated`` has ``practice_code``; its rows do not overlap."""
+    start, end = _bounds(dated)
+    code = dated["practice_code"].to_numpy(np.int64)
+    n_months = len(months)
+    row = np.full(n_practices * n_months, -1, dtype=np.int64)
+    for m, month in enumerate(months):  # a loop over the run's months, not its rows
+        live = (start <= month) & (month <= end)
+        row[code[live] * n_months + m] = np.flatnonzero(live)
+    return row
+
+
+def _split_dated(practices: Table) -> tuple[Table, Table | None]:
+    """Dated practices: each practice's latest row (for coding members to practices) and
+    every dated row with its ``practice_code``."""
+    frame = practices.frame
+    if not is_dated(frame):
+        return practices, None
+    start, _ = _bounds(frame)
+    order = np.lexsort((start, frame["practice_id"].to_numpy()))
+    ids = frame["practice_id"].to_numpy()[order]
+    last = np.append(ids[1:] != ids[:-1], True)
+    latest = practices.with_frame(frame.iloc[order[last]])
+    codes = pd.Index(latest.frame["practice_id"]).get_indexer(frame["practice_id"])
+    return latest, practices.with_frame(_with_column(frame, "practice_code", codes))
+
+
+def _reject_out_of_force(attribution: Table, rows: Table | None, n_practices: int) -> Table:
+    """Attribution to a dated practice in a month when none of its rows is in force."""
+    if rows is None or not len(attribution.frame):
+        return attribution
+    frame = attribution.frame
+    periods = np.unique(frame["period"].to_numpy())
+    row = in_force(rows.frame.reset_index(drop=True), n_practices, periods)
+    month = np.searchsorted(periods, frame["period"].to_numpy())
+    cell = frame["practice_code"].to_numpy(np.int64) * len(periods) + month
+    return attribution.reject_rows(
+        row[cell] < 0,
+        Reason.UNKNOWN_PRACTICE,
+        "practice_id",
+        "no row of the practice in practices is in force in this month (effective_from/_to)",
     )
 
 
@@ -161,8 +302,9 @@ def link_program(
     """The checks across tables, done once: practice tiers, attribution against practices
     (unknown practices, conflicting and repeated member-months), and members coded in
     attribution, risk scores and claims."""
-    practices = _link_practices(practices, config)
+    practices, rows = _split_dated(_link_practices(practices, config))
     attribution, members = link_attribution(attribution, practices)
+    attribution = _reject_out_of_force(attribution, rows, len(practices.frame))
     return Program(
         practices=practices,
         attribution=attribution,
@@ -170,6 +312,7 @@ def link_program(
         members=members,
         claims=None if claims is None else link_claims(claims, members),
         quality=quality,
+        practice_rows=rows,
     )
 
 
@@ -279,17 +422,23 @@ def load_program(
             if not problems:
                 # each checked table is handed on as it is linked (popped, not kept), so
                 # the unlinked columns are freed while the claims are still being read
-                linked_practices = _link_practices(tables.pop("practices"), config)
+                linked_practices, rows = _split_dated(
+                    _link_practices(tables.pop("practices"), config)
+                )
                 linked_attribution, members = link_attribution(
                     tables.pop("attribution"), linked_practices
                 )
                 handover.give(members)
+                linked_attribution = _reject_out_of_force(
+                    linked_attribution, rows, len(linked_practices.frame)
+                )
                 program = Program(
                     practices=linked_practices,
                     attribution=linked_attribution,
                     risk_scores=_link_scores(tables.pop("risk_scores"), members, config),
                     members=members,
                     quality=tables.pop("quality", None),
+                    practice_rows=rows,
                 )
         finally:
             handover.close()  # the claims thread never waits for members that will not come

@@ -8,7 +8,9 @@ this Enum; a code's text is its name, so files and messages carry plain strings
 * ``excluded``: a valid input row outside the run (counted in the manifest);
 * ``input``: a whole file, column or the program as a whole cannot give a payment;
 * ``outcome``: why a practice's settlement payment is what it is (``settlement.csv``);
-* ``reference``: a published Medicare file that does not read as its year's layout.
+* ``reference``: a published Medicare file that does not read as its year's layout;
+* ``adjustment``: why a ledger batch pays a member-month again, less or more than was
+  posted before (``roster.csv``; the retroactive window of ``ccf.retro_months``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-ReasonKind = Literal["rejected", "excluded", "input", "outcome", "reference"]
+ReasonKind = Literal["rejected", "excluded", "input", "outcome", "reference", "adjustment"]
 
 
 class Reason(StrEnum):
@@ -36,6 +38,7 @@ class Reason(StrEnum):
     UNKNOWN_PRACTICE = "UNKNOWN_PRACTICE"
     UNKNOWN_TIER = "UNKNOWN_TIER"
     PAID_BEFORE_SERVICE = "PAID_BEFORE_SERVICE"
+    OVERLAPPING_DATES = "OVERLAPPING_DATES"
     # valid rows outside the run
     OUTSIDE_PERIOD = "OUTSIDE_PERIOD"
     NOT_ATTRIBUTED = "NOT_ATTRIBUTED"
@@ -79,6 +82,15 @@ class Reason(StrEnum):
     NON_POSITIVE_BENCHMARK = "NON_POSITIVE_BENCHMARK"
     DUPLICATE_ID = "DUPLICATE_ID"
     REVENUE_NOT_PUBLISHED = "REVENUE_NOT_PUBLISHED"
+    # ledger adjustments: why a member-month is paid again, less or more
+    ADDED = "ADDED"
+    # (TERMINATED, above, also names a member-month whose member left the program)
+    MOVED_IN = "MOVED_IN"
+    MOVED_OUT = "MOVED_OUT"
+    SCORE_CHANGED = "SCORE_CHANGED"
+    RATE_CHANGED = "RATE_CHANGED"
+    TIER_CHANGED = "TIER_CHANGED"
+    VOIDED = "VOIDED"
 
     @property
     def kind(self) -> ReasonKind:
@@ -87,6 +99,18 @@ class Reason(StrEnum):
     @property
     def meaning(self) -> str:
         return _DESCRIPTIONS[self][1]
+
+
+def roster_reasons() -> dict[Reason, str]:
+    """Why a ledger batch pays a member-month again (``roster.csv``, ``payment_lines.csv``),
+    with each code's meaning there: the ``adjustment`` codes, and TERMINATED (in a
+    settlement, an outcome) for a member-month whose member is attributed nowhere now."""
+    codes = {reason: reason.meaning for reason in reasons_of("adjustment")}
+    codes[Reason.TERMINATED] = (
+        "a member-month paid before that the latest inputs attribute to no practice"
+    )
+    order = [Reason.ADDED, Reason.TERMINATED]
+    return {r: codes[r] for r in order} | {r: m for r, m in codes.items() if r not in order}
 
 
 def reasons_of(kind: ReasonKind) -> list[Reason]:
@@ -119,6 +143,11 @@ _DESCRIPTIONS: dict[Reason, tuple[ReasonKind, str]] = {
     Reason.PAID_BEFORE_SERVICE: (
         "rejected",
         "a claim whose paid_date is in a month before its claim_start_date's",
+    ),
+    Reason.OVERLAPPING_DATES: (
+        "rejected",
+        "a practice whose effective-dated rows overlap (two rows in force in one month), "
+        "every row of it",
     ),
     Reason.OUTSIDE_PERIOD: ("excluded", "a row of a month or year outside the run"),
     Reason.PAID_AFTER_RUNOUT: (
@@ -221,4 +250,30 @@ _DESCRIPTIONS: dict[Reason, tuple[ReasonKind, str]] = {
         "a loss CMS billed below the engine's, as a revenue-based loss limit would: the "
         "revenue it is a share of is not in the file, so the row cannot be reproduced from it",
     ),
+    Reason.ADDED: (
+        "adjustment",
+        "a member-month the latest inputs attribute to the practice that was not paid before",
+    ),
+    Reason.MOVED_IN: (
+        "adjustment",
+        "a member-month paid before to another practice that the latest inputs attribute here",
+    ),
+    Reason.MOVED_OUT: (
+        "adjustment",
+        "a member-month paid before here that the latest inputs attribute to another practice",
+    ),
+    Reason.SCORE_CHANGED: (
+        "adjustment",
+        "a member-month whose risk score in the latest inputs differs from the one paid on",
+    ),
+    Reason.RATE_CHANGED: (
+        "adjustment",
+        "a member-month whose rate changed with the practice's average risk (other members' "
+        "changes) or the terms",
+    ),
+    Reason.TIER_CHANGED: (
+        "adjustment",
+        "a member-month whose practice's tier in force that month changed",
+    ),
+    Reason.VOIDED: ("adjustment", "a reversal of a line of a voided batch"),
 }

@@ -20,6 +20,7 @@ import typer
 
 from ..errors import InputError
 from .boundary import boundary
+from .ledger import LedgerOpt, ledger_app, resolve_ledger
 from .mssp import mssp_check
 from .scenarios import scenarios
 
@@ -38,9 +39,10 @@ app = typer.Typer(
         "(settle), build practices' budgets from their history (budget), model what-if "
         "settlements (scenarios), check the engine against "
         "Medicare's published settlements (mssp-check), list the shipped programs (presets) "
-        "and write a synthetic program to try it on (generate). "
+        "and write a synthetic program to try it on (generate); with --ledger, ccf and settle "
+        "post to the payment ledger (ledger: its batches, balances, voids, exports). "
         "Exit codes: 0 success, 2 bad input, 3 bad config, 4 refused to overwrite, "
-        "5 cannot write output, 130 interrupted."
+        "5 cannot write output, 6 the ledger refuses, 130 interrupted."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -132,6 +134,20 @@ def ccf(
     risk_scores: FileOpt = None,
     force: ForceOpt = False,
     strict: StrictOpt = False,
+    ledger: LedgerOpt = None,
+    post: Annotated[
+        bool,
+        typer.Option(
+            "--post",
+            help="With a ledger: post the batch (without it, a draft is recorded and written, "
+            "not posted).",
+        ),
+    ] = False,
+    pay_date: Annotated[
+        str | None,
+        typer.Option("--pay-date", help="With a ledger: the pay date, YYYY-MM-DD. Default: the "
+        "first day of the month paid.", show_default=False),
+    ] = None,
 ) -> None:
     """Run the monthly Care Coordination Fee batch and write the payment file.
 
@@ -139,6 +155,13 @@ def ccf(
     PMPM rate, fee), control totals by tier and month, the rejected input rows and a
     manifest of every input and output with its sha256. Amounts are in dollars and
     cents, rounded half-up; the control total is the exact sum of the lines.
+
+    With a ledger (--ledger FILE or postgresql://..., $TOTALCARE_LEDGER, or the config's
+    [ledger] url), the month's batch recomputes the ccf.retro_months before it from these
+    inputs and pays, per practice and month, exactly the difference from everything posted
+    before, with each member's reason; it writes payments.csv, payment_lines.csv,
+    roster.csv, control totals, outside_window.csv and a remittance statement per
+    practice. --post posts it; the same inputs and config as a posted batch post nothing.
     """
     with boundary():
         if (month is None) == (months is None):
@@ -156,6 +179,33 @@ def ccf(
         label = month or (months or "").replace("..", "_to_").replace(",", "_")
         dest = out or Path("out") / f"ccf-{label}"
         terms = load_config(config)
+        book = resolve_ledger(ledger, terms.ledger.url)
+        if book is not None:
+            if month is None:
+                raise InputError("a ledger batch pays one month: give --month YYYY-MM")
+            from ..jobs import run_ccf_ledger
+
+            with console.progress() as step:
+                run = run_ccf_ledger(
+                    terms,
+                    data,
+                    periods[0],
+                    dest,
+                    book,
+                    post=post,
+                    pay_date=_pay_date(pay_date),
+                    force=force,
+                    strict=strict,
+                    paths=_files(practices, attribution, risk_scores),
+                    progress=step,
+                    ahead=ahead,
+                )
+            console.show_ledger_batch(run)
+            if run.manifest:
+                console.show_accounting(run.manifest["inputs"], run.manifest.get("gates"))
+            return
+        if post or pay_date:
+            raise InputError("--post and --pay-date go with a ledger (--ledger)")
         with console.progress() as step:
             batch, result = run_ccf(
                 terms,
@@ -205,6 +255,26 @@ def settle(
     quality: FileOpt = None,
     force: ForceOpt = False,
     strict: StrictOpt = False,
+    ledger: LedgerOpt = None,
+    post: Annotated[
+        bool,
+        typer.Option("--post", help="With a ledger: post the settlement (else a draft)."),
+    ] = False,
+    stage: Annotated[
+        str,
+        typer.Option(
+            "--stage", help="With a ledger: an interim or the final settlement of the year."
+        ),
+    ] = "final",
+    runout_months: Annotated[
+        int | None,
+        typer.Option(
+            "--runout-months",
+            help="With a ledger: the months of claims payments after the year counted "
+            "(recorded; the chain ladder's runout).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Settle a performance year's shared savings: budget, actual cost, savings, share, payment.
 
@@ -212,6 +282,12 @@ def settle(
     (risk ratio, budget, truncation, completion, savings rate, MSR, quality, share rate,
     payment limit, losses) and a reason code (PAID, CAPPED, BELOW_MSR, NO_SAVINGS,
     QUALITY_GATE, LOSS, LOSS_CAPPED), control totals and a manifest.
+
+    With a ledger (--ledger, $TOTALCARE_LEDGER or the config's [ledger] url), the
+    settlement is recorded as an interim or final one (--stage, --runout-months) and
+    posts per practice the difference from what was posted for the year before (a final
+    after an interim: the true-up), in settlement_lines.csv; when the config counts the
+    CCF as cost, the CCF is the ledger's posted CCF of the year.
     """
     with boundary():
         ahead = (
@@ -225,6 +301,36 @@ def settle(
 
         dest = out or Path("out") / f"settlement-{year}"
         terms = load_config(config)
+        book = resolve_ledger(ledger, terms.ledger.url)
+        if book is not None:
+            if summary is not None:
+                raise InputError("a ledger settlement is settled from member-level data (--data)")
+            from ..jobs import run_settlement_ledger
+
+            with console.progress() as step:
+                settled, run = run_settlement_ledger(
+                    terms,
+                    year,
+                    dest,
+                    book,
+                    data=data,
+                    stage=stage,
+                    runout_months=runout_months,
+                    post=post,
+                    force=force,
+                    strict=strict,
+                    paths=_files(practices, attribution, risk_scores, claims, quality),
+                    progress=step,
+                    ahead=ahead,
+                )
+            if run.out is not None:
+                console.show_settlement(
+                    settled.practices, settled.control_totals, run.out, settled.notes
+                )
+            console.show_ledger_settlement(run)
+            return
+        if post or runout_months is not None:
+            raise InputError("--post and --runout-months go with a ledger (--ledger)")
         with console.progress() as step:
             settlement, result = run_settlement(
                 terms,
@@ -306,6 +412,19 @@ def budget(
 
 app.command()(scenarios)
 app.command("mssp-check")(mssp_check)
+app.add_typer(ledger_app, name="ledger")
+
+
+def _pay_date(text: str | None) -> str | None:
+    """A pay date as written, checked: YYYY-MM-DD."""
+    if text is None:
+        return None
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise InputError(f"--pay-date '{text}' is not a date YYYY-MM-DD") from None
 
 
 @app.command()

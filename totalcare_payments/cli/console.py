@@ -58,7 +58,13 @@ def progress(enabled: bool = True) -> Iterator[Callable[[str], None]]:
 
 
 def show_error(exc: TotalcareError) -> None:
-    kind = {2: "Bad input", 3: "Bad config", 4: "Refused", 5: "Cannot write output"}.get(
+    kind = {
+        2: "Bad input",
+        3: "Bad config",
+        4: "Refused",
+        5: "Cannot write output",
+        6: "Ledger refused",
+    }.get(
         exc.exit_code, "Error"
     )
     err.print(f"[bold red]{kind}[/] (exit {exc.exit_code})", highlight=False)
@@ -520,3 +526,233 @@ def show_mssp_check(check: MsspCheck, out_path: Path, shown: int = 10) -> None:
             f"(largest gap {table['abs_error'].max():.2e})"
         )
     out.print(f"Row-by-row comparison written to [bold]{escape(str(out_path))}[/]")
+
+
+# ----- the payment ledger -----
+
+
+def _text(value: object) -> str:
+    """A cell of a ledger table: empty for a missing value (None, NaN)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)
+
+
+def show_ledger_batch(run: Any) -> None:
+    """A ledger CCF batch: its lines, what each practice is paid, the differences outside
+    the window, and whether it was posted (``jobs.LedgerRun``)."""
+    posting = run.posting
+    if posting.status == "already":
+        out.print(
+            f"Nothing posted: batch {posting.batch_id} in {escape(run.ledger)} already holds "
+            "these inputs and config (`totalcare ledger show "
+            f"{posting.batch_id}` shows it)"
+        )
+        return
+    lines = posting.lines
+    table = _table(f"Ledger batch {posting.batch_id}: payment lines")
+    for name, justify in (
+        ("practice", "left"),
+        ("service month", "left"),
+        ("kind", "left"),
+        ("members", "right"),
+        ("amount", "right"),
+        ("reason", "left"),
+    ):
+        _column(table, name, justify)  # type: ignore[arg-type]
+    shown = lines if len(lines) <= 60 else lines.head(60)
+    from ..periods import format_period
+
+    for row in _rows(shown):
+        table.add_row(
+            str(row.practice_id),
+            format_period(row.period),
+            str(row.kind),
+            f"{row.members:,}",
+            dollars(row.amount_cents),
+            escape(_text(row.reason)),
+        )
+    if len(lines) > len(shown):
+        table.add_row("...", f"{len(lines) - len(shown)} more lines in payment_lines.csv")
+    out.print(table)
+    payments = _table("Payments (payments.csv)")
+    for name, justify in (
+        ("practice", "left"),
+        ("current", "right"),
+        ("adjustments", "right"),
+        ("net", "right"),
+    ):
+        _column(payments, name, justify)  # type: ignore[arg-type]
+    for row in _rows(run.payments.head(40)):
+        payments.add_row(
+            str(row.practice_id),
+            dollars(row.current_amount_cents),
+            dollars(row.adjustment_amount_cents),
+            dollars(row.net_amount_cents),
+        )
+    total = run.payments[["current_amount_cents", "adjustment_amount_cents", "net_amount_cents"]].sum()
+    payments.add_row("total", *(dollars(int(v)) for v in total))
+    out.print(payments)
+    _show_outside(posting.outside)
+    where = escape(run.ledger)
+    if posting.status == "posted":
+        out.print(f"Batch {posting.batch_id} posted to [bold]{where}[/]")
+    else:
+        out.print(
+            f"Draft batch {posting.batch_id} recorded in [bold]{where}[/], not posted: "
+            "rerun with --post to post it"
+        )
+    out.print(f"Payment files written to [bold]{escape(str(run.out))}[/]")
+
+
+def _show_outside(outside: pd.DataFrame) -> None:
+    if outside is None or not len(outside):
+        return
+    table = _table("Outside the retroactive window: reported, not paid (outside_window.csv)")
+    for name in ("practice", "service month", "posted", "due now", "difference"):
+        _column(table, name, "left" if name in ("practice", "service month") else "right")
+    for row in _rows(outside.head(40)):
+        table.add_row(
+            str(row.practice_id),
+            str(row.service_month),
+            dollars(row.amount_cents_posted),
+            dollars(row.amount_cents_due),
+            dollars(row.difference_cents),
+        )
+    out.print(table)
+
+
+def show_ledger_settlement(run: Any) -> None:
+    """A settlement posted to the ledger: each practice's line (``jobs.LedgerRun``)."""
+    posting = run.posting
+    if posting.status == "already":
+        out.print(
+            f"Nothing posted: batch {posting.batch_id} in {escape(run.ledger)} already holds "
+            "this settlement's inputs and config"
+        )
+        return
+    table = _table(f"Ledger batch {posting.batch_id}: settlement lines")
+    for name in ("practice", "kind", "final payment", "posted now", "reason"):
+        _column(table, name, "right" if name in ("final payment", "posted now") else "left")
+    for row in _rows(posting.lines):
+        table.add_row(
+            str(row.practice_id),
+            str(row.kind),
+            dollars(row.final_payment_cents),
+            dollars(row.amount_cents),
+            _text(row.reason),
+        )
+    out.print(table)
+    verb = "posted to" if posting.status == "posted" else "recorded as a draft (not posted) in"
+    out.print(f"Settlement batch {posting.batch_id} {verb} [bold]{escape(run.ledger)}[/]")
+
+
+def show_batches(frame: pd.DataFrame) -> None:
+    table = _table("Ledger batches")
+    for name in ("batch", "kind", "period", "stage", "status", "posted at", "lines", "amount", "note"):
+        _column(table, name, "right" if name in ("batch", "lines", "amount") else "left")
+    for row in _rows(frame):
+        note = ""
+        if _text(row.reverses):
+            note = f"reverses {int(row.reverses)}"
+        if _text(row.voided_by):
+            note = f"voided by {int(row.voided_by)}"
+        table.add_row(
+            str(row.batch_id),
+            str(row.kind),
+            str(row.period),
+            _text(row.stage),
+            str(row.status),
+            _text(row.posted_at),
+            f"{row.lines:,}",
+            dollars(row.amount_cents),
+            note,
+        )
+    out.print(table)
+
+
+def show_batch_detail(detail: Any) -> None:
+    """One batch (``ledger.book.BatchDetail``)."""
+    record = detail.record
+    facts = _table(f"Batch {record['batch_id']}")
+    _column(facts, "field")
+    _column(facts, "value")
+    for key in (
+        "kind", "period", "stage", "status", "created_at", "posted_at", "voided_at", "reverses",
+        "voided_by", "pay_date", "tool_version", "config_source", "config_sha256",
+        "retro_months", "runout_months", "fingerprint",
+    ):
+        if record.get(key) is not None:
+            facts.add_row(key, escape(str(record[key])))
+    facts.add_row("roster lines", f"{detail.roster_lines:,}")
+    out.print(facts)
+    if len(detail.inputs):
+        inputs = _table("Inputs")
+        for name in ("table", "rows read", "rows used", "sha256", "path"):
+            _column(inputs, name, "right" if name.startswith("rows") else "left")
+        for row in _rows(detail.inputs):
+            inputs.add_row(
+                str(row.table_name), f"{row.rows_read:,}", f"{row.rows_used:,}", str(row.sha256),
+                escape(str(row.path)),
+            )
+        out.print(inputs)
+    if len(detail.lines):
+        table = _table("Payment lines")
+        for name in ("practice", "service month", "kind", "members", "amount", "reason"):
+            _column(table, name, "right" if name in ("members", "amount") else "left")
+        for row in _rows(detail.lines):
+            table.add_row(
+                str(row.practice_id), str(row.service_month), str(row.kind), f"{row.members:,}",
+                dollars(row.amount_cents), escape(_text(row.reason)),
+            )
+        table.add_row("total", "", "", "", dollars(int(detail.lines["amount_cents"].sum())), "")
+        out.print(table)
+    if len(detail.settlement_lines):
+        table = _table("Settlement lines")
+        for name in ("practice", "year", "kind", "final payment", "amount", "reason"):
+            _column(table, name, "right" if name in ("final payment", "amount") else "left")
+        for row in _rows(detail.settlement_lines):
+            table.add_row(
+                str(row.practice_id), str(row.performance_year), str(row.kind),
+                dollars(row.final_payment_cents), dollars(row.amount_cents), _text(row.reason),
+            )
+        out.print(table)
+
+
+def show_balance(frame: pd.DataFrame, year: int, ledger: str) -> None:
+    """What the ledger paid for a year, per practice and service month, with totals."""
+    table = _table(f"Ledger balance {year} ({escape(ledger)})")
+    for name in ("practice", "service month", "members", "current", "adjustments", "reversals", "net"):
+        _column(table, name, "left" if name in ("practice", "service month") else "right")
+    for row in _rows(frame):
+        table.add_row(
+            str(row.practice_id),
+            str(row.service_month),
+            f"{row.members:,}",
+            dollars(row.current_cents),
+            dollars(row.adjustment_cents),
+            dollars(row.reversal_cents),
+            dollars(row.net_cents),
+        )
+    if len(frame):
+        sums = frame[["members", "current_cents", "adjustment_cents", "reversal_cents", "net_cents"]].sum()
+        table.add_row(
+            "total", "", f"{int(sums['members']):,}",
+            *(dollars(int(sums[c])) for c in ("current_cents", "adjustment_cents", "reversal_cents", "net_cents")),
+        )
+    out.print(table)
+
+
+def show_voided(batch_id: int, reversal: int, ledger: str) -> None:
+    out.print(
+        f"Batch {batch_id} voided in [bold]{escape(ledger)}[/]: reversal batch {reversal} "
+        "posted (its lines cancel batch "
+        f"{batch_id}'s; the next batch whose window covers those months pays what is due)"
+    )
+
+
+def show_exported(files: list[Path], out_dir: Path) -> None:
+    out.print(
+        f"Ledger exported to [bold]{escape(str(out_dir))}[/]: "
+        + ", ".join(p.name for p in files)
+    )

@@ -114,6 +114,15 @@ class CcfTerms(_Section):
     linear: LinearRate | None = None
     member_tiers: MemberTiers | None = None
     tier_multipliers: dict[str, NonNegative] = Field(default_factory=dict)
+    retro_months: Annotated[int, Field(ge=0, le=36)] = Field(
+        default=0,
+        description=(
+            "The ledger's retroactive window: a batch posted for month M recomputes every "
+            "month from M - retro_months to M from M's inputs and pays, per practice and "
+            "month, the difference from everything posted for it before; differences in "
+            "earlier months are reported, not paid."
+        ),
+    )
 
     @model_validator(mode="after")
     def _model_has_its_terms(self) -> CcfTerms:
@@ -634,6 +643,16 @@ class CheckTerms(_Section):
         return self
 
 
+class LedgerTerms(_Section):
+    """Where the payment ledger is: a SQLite file or a PostgreSQL URL (``--ledger`` and the
+    environment variable ``TOTALCARE_LEDGER`` come first)."""
+
+    url: str | None = Field(
+        default=None,
+        description="A SQLite file (ledger.sqlite, sqlite:///path) or postgresql://user@host/db.",
+    )
+
+
 class ProgramConfig(_Section):
     """A whole program: a config file, or a shipped preset (``presets/*.toml``), is one of these."""
 
@@ -642,6 +661,7 @@ class ProgramConfig(_Section):
     ccf: CcfTerms | None = None
     settlement: SettlementTerms | None = None
     budget: BudgetTerms | None = None
+    ledger: LedgerTerms = Field(default_factory=LedgerTerms)
     inputs: InputFormats = Field(
         default_factory=InputFormats,
         description="How the input files' columns are written, where not as the contract says.",

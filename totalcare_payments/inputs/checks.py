@@ -353,6 +353,11 @@ def _check_period(table: Table, col: Column, raw: pd.Series, fmt: ColumnFormat |
     else:
         periods, bad = periods_from_dates(raw)
         what = f"{name} is not {expected}{_declare_hint(table.spec, name, example)}"
+    if not col.required:  # an optional month left empty: open (-1), not wrong
+        empty = raw.isna().to_numpy(dtype=bool)
+        if empty.any():
+            bad = bad & ~empty
+            periods = np.where(empty, -1, periods).astype(np.int32)
     table = table.with_frame(_with_column(frame, col.period_as, periods))
     checks: list[tuple[np.ndarray, str, str | None, str]] = [
         (bad, Reason.WRONG_DATATYPE, name, what)
@@ -441,13 +446,14 @@ def check_table(
     )
     for col in spec.columns:
         table = _check_column(table, col, declared.get(col.name))
-    if spec.unique and _may_repeat(table.frame, spec.unique):
-        dup = table.frame.duplicated(list(spec.unique), keep="first").to_numpy()
+    key = tuple(c for c in spec.unique if c in table.frame.columns)  # optional parts
+    if key and _may_repeat(table.frame, key):
+        dup = table.frame.duplicated(list(key), keep="first").to_numpy()
         table = table.reject_rows(
             dup,
             Reason.DUPLICATE_KEY,
-            ",".join(spec.unique),
-            f"a second row for the same {', '.join(spec.unique)}",
+            ",".join(key),
+            f"a second row for the same {', '.join(key)}",
         )
     return table
 

@@ -58,9 +58,19 @@ PRACTICES = TableSpec(
         Column("tier", "text"),
         Column("baseline_pmpm", "number", required=False, min_value=0.0),
         Column("baseline_risk", "number", required=False, min_value=0.0),
+        # effective-dated practices: the months a row is in force (empty: open-ended)
+        Column("effective_from", "year_month", required=False, period_as="effective_from_period"),
+        Column("effective_to", "year_month", required=False, period_as="effective_to_period"),
+        # the payee, for accounts payable (payments.csv)
+        Column("tax_id", "text", required=False),
+        Column("npi", "text", required=False),
+        Column("vendor_id", "text", required=False),
     ),
-    unique=("practice_id",),
+    unique=("practice_id", "effective_from"),  # effective_from: when the file has it
 )
+
+#: The payee columns a practices file may carry (written to a ledger batch's payments.csv).
+PAYEE_COLUMNS = ("tax_id", "npi", "vendor_id")
 
 #: The practices as the monthly CCF reads them: the settlement's baseline columns are not
 #: read, so a problem in them never stops a month's fees.

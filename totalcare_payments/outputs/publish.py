@@ -78,9 +78,10 @@ def publish(dest: Path, fill: Callable[[Path], None], *, force: bool) -> Path | 
         raise _cannot_write(dest, exc) from None
     try:
         fill(tmp)
-        for path in tmp.iterdir():  # flush file contents before the rename makes them visible
-            with path.open("rb") as fh:
-                os.fsync(fh.fileno())
+        for path in tmp.rglob("*"):  # flush file contents before the rename makes them visible
+            if path.is_file():
+                with path.open("rb") as fh:
+                    os.fsync(fh.fileno())
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise _cannot_write(dest, exc) from None

@@ -114,12 +114,19 @@ class PerformanceYear:
 
 
 def performance_year(
-    program: Program, config: ProgramConfig, year: int, *, with_ccf: bool | None = None
+    program: Program,
+    config: ProgramConfig,
+    year: int,
+    *,
+    with_ccf: bool | None = None,
+    ccf_paid: pd.Series | None = None,
 ) -> PerformanceYear:
     """Member-level aggregates of a year from attribution, scores, claims and quality.
 
     ``with_ccf`` computes the year's CCF per practice (default: when the config counts
-    it as cost); scenarios ask for it to report the payer's net savings.
+    it as cost); scenarios ask for it to report the payer's net savings. ``ccf_paid``
+    (cents by practice_id): the CCF actually paid for the year, as a payment ledger
+    holds it, used instead of the CCF computed from the inputs.
     """
     terms = config.require_settlement()
     risk_terms = config.risk
@@ -154,10 +161,13 @@ def performance_year(
     practices = program.practices.frame.reset_index(drop=True)
     active = member_months > 0
     _require_baselines(program.practices, practices, active)
-    ccf_paid = np.zeros(int(active.sum()), dtype=np.int64)
-    if (terms.ccf_counts_as_cost if with_ccf is None else with_ccf) and config.ccf is not None:
-        lines = ccf_lines(mm, scores, practices, risk_terms, config.ccf, totals)
-        ccf_paid = (
+    paid = np.zeros(int(active.sum()), dtype=np.int64)
+    if ccf_paid is not None:
+        paid = ccf_paid.reindex(practices["practice_id"][active], fill_value=0).to_numpy(np.int64)
+    elif (terms.ccf_counts_as_cost if with_ccf is None else with_ccf) and config.ccf is not None:
+        cells = program.practice_cells(mm.periods)
+        lines = ccf_lines(mm, scores, practices, risk_terms, config.ccf, totals, cells)
+        paid = (
             lines.groupby("practice_id")["ccf_amount_cents"]
             .sum()
             .reindex(practices["practice_id"][active], fill_value=0)
@@ -199,7 +209,7 @@ def performance_year(
         practices=rows,
         costs=costs,
         active=active,
-        ccf_paid_cents=ccf_paid,
+        ccf_paid_cents=paid,
         notes=notes,
         uses=uses,
         completion=completion,
@@ -270,9 +280,12 @@ def settle_year(year: PerformanceYear, configs: list[ProgramConfig]) -> tuple[pd
 
 
 
-def compute_settlement(program: Program, config: ProgramConfig, year: int) -> Settlement:
-    """Settle a performance year from member-level data: attribution, scores, claims, quality."""
-    performance = performance_year(program, config, year)
+def compute_settlement(
+    program: Program, config: ProgramConfig, year: int, *, ccf_paid: pd.Series | None = None
+) -> Settlement:
+    """Settle a performance year from member-level data: attribution, scores, claims, quality.
+    ``ccf_paid``: the CCF paid for the year by practice (cents), from a payment ledger."""
+    performance = performance_year(program, config, year, ccf_paid=ccf_paid)
     rows, stop_loss_notes = settle_year(performance, [config])
     settled = rows[SETTLEMENT_COLUMNS].sort_values("practice_id", kind="stable")
     settled = settled.reset_index(drop=True)

@@ -1,0 +1,298 @@
+"""The ledger database: opening one, its schema revision, the post lock, bulk writes and
+reads. The I/O edge of the ledger; ``ledger.retro`` is the arithmetic.
+
+One code path through SQLAlchemy Core for both databases: an SQLite file (the default,
+no set-up) or PostgreSQL (``postgresql://``, psycopg 3). What differs is only how a
+write transaction takes the lock (SQLite ``BEGIN IMMEDIATE`` with a busy timeout;
+PostgreSQL ``pg_advisory_xact_lock`` with a lock timeout) and the bulk paths (SQLite
+``executemany`` in the transaction; PostgreSQL ``COPY`` through the same connection).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from ..errors import LedgerError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+#: How long a post waits for another post on the same ledger before it gives up (seconds);
+#: ``TOTALCARE_LEDGER_TIMEOUT`` sets another.
+DEFAULT_TIMEOUT = 60.0
+#: The environment variable naming the ledger when ``--ledger`` is not given.
+LEDGER_ENV = "TOTALCARE_LEDGER"
+
+
+def ledger_url(ledger: str) -> sa.URL:
+    """A ledger as a database URL: a file path (``ledger.sqlite``) or ``sqlite:///path`` is
+    an SQLite file; ``postgresql://...`` is PostgreSQL through psycopg 3."""
+    text = ledger.strip()
+    if "://" not in text:
+        return sa.URL.create("sqlite", database=str(Path(text).expanduser().resolve()))
+    try:
+        url = sa.make_url(text)
+    except sa.exc.ArgumentError:
+        raise LedgerError(f"'{ledger}' is not a ledger: give a file or postgresql://...") from None
+    if url.get_backend_name() == "postgresql":
+        return url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() == "sqlite" and url.database:
+        return url.set(database=str(Path(url.database).expanduser().resolve()))
+    raise LedgerError(
+        f"'{ledger}': a ledger is an SQLite file or a postgresql:// URL, not {url.drivername}"
+    )
+
+
+def shown(url: sa.URL) -> str:
+    """A ledger's URL as it is shown: without its password."""
+    return url.database or "" if url.get_backend_name() == "sqlite" else url.render_as_string()
+
+
+@dataclass
+class Ledger:
+    """An open ledger: its engine and what kind of database it is."""
+
+    url: sa.URL
+    engine: Engine
+    timeout: float
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    @property
+    def name(self) -> str:
+        return shown(self.url)
+
+    @contextmanager
+    def begin(self, *, write: bool) -> Iterator[Connection]:
+        """A transaction; a write one holds the ledger's lock until it commits or rolls
+        back, so posts are one at a time (the next waits up to ``timeout`` seconds)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(ledger_write=write)
+                with conn.begin():
+                    if write and self.is_postgresql:
+                        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(self.timeout * 1000)}ms'")
+                        conn.exec_driver_sql(
+                            "SELECT pg_advisory_xact_lock(hashtext('totalcare_ledger:' "
+                            "|| current_database() || ':' || current_schema()))"
+                        )
+                    yield conn
+        except sa.exc.OperationalError as exc:
+            raise self._operational(exc) from None
+
+    def _operational(self, exc: sa.exc.OperationalError) -> LedgerError:
+        text = str(exc.orig)
+        if "locked" in text or "lock timeout" in text:
+            return LedgerError(
+                f"{self.name}: another post holds the ledger; waited {self.timeout:g} s "
+                f"(set {LEDGER_ENV}_TIMEOUT to wait longer), nothing was posted"
+            )
+        return LedgerError(f"{self.name}: the database refused: {text.strip()}")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_ledger(ledger: str, *, create: bool, timeout: float | None = None) -> Ledger:
+    """Open a ledger, creating it when ``create`` and it is not there yet, and bring its
+    schema to this tool's revision (migrations run in one locked transaction). A ledger of
+    a newer revision than this tool knows is refused (``LedgerError``, exit 6)."""
+    url = ledger_url(ledger)
+    wait = timeout if timeout is not None else float(os.environ.get(f"{LEDGER_ENV}_TIMEOUT", DEFAULT_TIMEOUT))
+    is_sqlite = url.get_backend_name() == "sqlite"
+    if is_sqlite:
+        assert url.database is not None
+        path = Path(url.database)
+        if not path.exists() and not create:
+            raise LedgerError(f"{path}: no ledger there (a batch posted with --ledger makes one)")
+        if path.is_dir():
+            raise LedgerError(f"{path} is a folder; a ledger is a file (ledger.sqlite)")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LedgerError(f"{path}: cannot make its folder ({exc.strerror})") from None
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        _sqlite_transactions(engine, wait)
+    else:
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    opened = Ledger(url=url, engine=engine, timeout=wait)
+    try:
+        with opened.begin(write=True) as conn:
+            migrate(conn, create=create, name=opened.name)
+    except sa.exc.SQLAlchemyError as exc:
+        engine.dispose()
+        raise LedgerError(f"{opened.name}: cannot open the ledger ({_first_line(exc)})") from None
+    except LedgerError:
+        engine.dispose()
+        raise
+    return opened
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(orig if orig is not None else exc).strip().splitlines()[0]
+
+
+def _sqlite_transactions(engine: Engine, timeout: float) -> None:
+    """SQLite: foreign keys on, write-ahead log, a busy timeout, and transactions begun by
+    the ledger itself: ``BEGIN IMMEDIATE`` for a write, which takes the write lock at once
+    (a second post waits for it, never interleaves)."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the ledger begins and commits
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("ledger_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+# ---- schema revisions ------------------------------------------------------------------------
+
+
+def _script() -> Any:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS))
+
+
+def head_revision() -> str:
+    """The newest schema revision this tool knows."""
+    return str(_script().get_current_head())
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The schema revision of the ledger on ``conn`` (None: no ledger yet)."""
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(conn: Connection, *, create: bool, name: str, to: str = "head") -> None:
+    """Bring the ledger's schema to ``to`` (the newest revision), inside the caller's
+    transaction; refuse one whose revision this tool does not know (a newer tool made it)."""
+    from alembic import command
+    from alembic.config import Config
+
+    current = current_revision(conn)
+    script = _script()
+    known = {rev.revision for rev in script.walk_revisions()}
+    if current is None and not create:
+        raise LedgerError(f"{name}: the database holds no ledger")
+    if current is not None and current not in known:
+        raise LedgerError(
+            f"{name}: the ledger's schema is revision {current}, newer than this tool's "
+            f"({script.get_current_head()}); use the version of totalcare_payments that wrote it"
+        )
+    target = script.get_current_head() if to == "head" else to
+    if current == target:
+        return
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    command.upgrade(config, to)
+
+
+# ---- bulk writes and reads -------------------------------------------------------------------
+
+
+def insert_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+    """Insert a frame's rows (its columns are the table's) in the caller's transaction:
+    PostgreSQL by ``COPY ... FROM STDIN`` on the same connection, SQLite by one
+    ``executemany``."""
+    if not len(frame):
+        return
+    columns = list(frame.columns)
+    if conn.dialect.name == "postgresql":
+        buffer = io.BytesIO()
+        arrow = pa.Table.from_pandas(frame, preserve_index=False)
+        pacsv.write_csv(arrow, buffer, write_options=pacsv.WriteOptions(include_header=False))
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        names = ", ".join(columns)
+        with raw.cursor() as cursor, cursor.copy(
+            f"COPY {table.name} ({names}) FROM STDIN WITH (FORMAT csv)"
+        ) as copy:
+            copy.write(buffer.getvalue())
+        return
+    marks = ", ".join("?" for _ in columns)
+    rows = list(zip(*(_python_values(frame[c]) for c in columns), strict=True))
+    conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", rows
+    )
+
+
+def _python_values(column: pd.Series) -> list[Any]:
+    """A column's values as Python objects for the driver (None for a missing value)."""
+    if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+        return [None if v is None or v is pd.NA or v != v else v for v in column.tolist()]
+    return column.tolist()
+
+
+def read_frame(conn: Connection, query: sa.Select[Any], types: dict[str, pa.DataType]) -> pd.DataFrame:
+    """A query's rows as a frame with these column types: PostgreSQL through ``COPY (...)
+    TO STDOUT``, SQLite through the driver's cursor, in the caller's transaction."""
+    names = list(types)
+    if conn.dialect.name == "postgresql":
+        sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        buffer = io.BytesIO()
+        with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+            for block in copy:
+                buffer.write(block)
+        if buffer.tell() == 0:
+            return _empty(types)
+        buffer.seek(0)
+        table = pacsv.read_csv(
+            buffer,
+            read_options=pacsv.ReadOptions(column_names=names),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False
+            ),
+        )
+        return table.to_pandas()
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    ordered = tuple(params[name] for name in compiled.positiontup or ())
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    try:
+        cursor.execute(str(compiled), ordered)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not rows:
+        return _empty(types)
+    columns = list(zip(*rows, strict=True))
+    arrays = [pa.array(values, type=types[name]) for name, values in zip(names, columns, strict=True)]
+    return pa.Table.from_arrays(arrays, names=names).to_pandas()
+
+
+def _empty(types: dict[str, pa.DataType]) -> pd.DataFrame:
+    return pa.schema(list(types.items())).empty_table().to_pandas()
+
+
+def scalar_rows(conn: Connection, query: sa.Select[Any]) -> Sequence[sa.Row[Any]]:
+    """A small query's rows (batches, totals): through Core as it is."""
+    return conn.execute(query).fetchall()

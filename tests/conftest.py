@@ -108,3 +108,30 @@ def year_of() -> Callable[..., dict[str, object]]:
     """``year_of(folder, ahead=None)``: a program's 2026 CCF lines, settlement, rejects and
     accounting (``ahead``: a read-ahead handle to read through)."""
     return _year
+
+
+# The payment ledger: every ledger test runs on SQLite and on PostgreSQL, each in a ledger
+# of its own (a fresh file, or a fresh schema dropped afterwards).
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "sqlite":
+        yield str(tmp_path / "ledger.sqlite")
+        return
+    import uuid
+
+    import sqlalchemy as sa
+    from helpers import in_schema, postgres_base_url
+
+    base = postgres_base_url()
+    schema = f"ledger_test_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield in_schema(base, schema)
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        engine.dispose()

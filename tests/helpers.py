@@ -242,3 +242,45 @@ stop_losses = st.one_of(
     st.builds(lambda a: {"kind": "fixed", "amount": a / 100}, st.integers(1, 2_000_000)),
     st.builds(lambda p: {"kind": "percentile", "percentile": p / 1000}, st.integers(1, 999)),
 )
+
+
+# ---- the payment ledger on both databases -------------------------------------------------------
+
+#: The PostgreSQL server the ledger tests run on (a URL; .ci/run starts one and sets it).
+POSTGRES_ENV = "TOTALCARE_TEST_POSTGRES_URL"
+
+
+def postgres_base_url() -> str:
+    """The test server's URL; skip when it is not set, fail in CI (CI=true)."""
+    import pytest
+
+    url = os.environ.get(POSTGRES_ENV, "")
+    if not url:
+        message = f"{POSTGRES_ENV} is not set: the PostgreSQL ledger tests need a server"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+def in_schema(url: str, schema: str) -> str:
+    """A PostgreSQL URL whose connections work in ``schema`` (search_path)."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
+
+
+def sample_feed(folder: Path, month: str, **tables: pd.DataFrame) -> Path:
+    """The sample program as a feed known in ``month``: attribution up to that month,
+    the other tables as they are, any of them replaced by ``tables``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    attribution = pd.read_csv(SAMPLE / "attribution.csv", dtype=str)
+    frames = {
+        "practices": pd.read_csv(SAMPLE / "practices.csv", dtype=str),
+        "attribution": attribution,
+        "risk_scores": pd.read_csv(SAMPLE / "risk_scores.csv", dtype=str),
+    }
+    frames.update(tables)
+    frames["attribution"] = frames["attribution"].loc[frames["attribution"]["year_month"] <= month]
+    for name, frame in frames.items():
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    return folder

@@ -78,23 +78,18 @@ class Program:
         return self._once(("practice_cells", tuple(months)), lambda: self._cells(months))
 
     def _cells(self, months: np.ndarray) -> pd.DataFrame:
-        frame = self.practices.frame.reset_index(drop=True)
+        frame = self.practices.frame
         n_months = len(months)
         if self.practice_rows is None:
             rows = np.repeat(np.arange(len(frame)), n_months)
             return frame.iloc[rows].reset_index(drop=True)
-        dated = self.practice_rows.frame.reset_index(drop=True)
-        row = in_force(dated, len(frame), months)
+        dated = self.practice_rows.frame
+        row = in_force(dated.reset_index(drop=True), len(frame), months)
         # a practice-month without a row in force (no member is attributed there: such
         # attribution rows are rejected) shows the practice's latest row
-        latest = np.repeat(np.arange(len(frame)), n_months)
-        cells = frame.iloc[latest].reset_index(drop=True)
-        has = row >= 0
-        if has.any():
-            columns = [c for c in cells.columns if c in dated.columns]
-            chosen = dated.iloc[row[has]][columns].reset_index(drop=True)
-            cells.loc[has, columns] = chosen.to_numpy()
-        return cells
+        latest = dated.index.get_indexer(frame.index)  # each practice's latest dated row
+        fallback = np.repeat(latest, n_months)
+        return dated.iloc[np.where(row >= 0, row, fallback)].reset_index(drop=True)
 
     def _once(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
         if key not in self._memo:

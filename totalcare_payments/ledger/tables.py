@@ -37,6 +37,7 @@ batches = sa.Table(
     sa.CheckConstraint("kind IN ('ccf', 'settlement')", name="batch_kind"),
     sa.CheckConstraint("status IN ('draft', 'posted', 'voided')", name="batch_status"),
     sa.CheckConstraint("stage IS NULL OR stage IN ('interim', 'final')", name="batch_stage"),
+    sqlite_autoincrement=True,  # a batch id is never given again, not even a draft's
 )
 sa.Index(
     "posted_fingerprint",

@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.CheckConstraint("kind IN ('ccf', 'settlement')", name="batch_kind"),
         sa.CheckConstraint("status IN ('draft', 'posted', 'voided')", name="batch_status"),
         sa.CheckConstraint("stage IS NULL OR stage IN ('interim', 'final')", name="batch_stage"),
+        sqlite_autoincrement=True,  # a batch id is never given again, not even a draft's
     )
     # one posted batch per fingerprint (kind, month or year, config, inputs): never twice
     op.create_index(

@@ -229,12 +229,13 @@ def ccf_roster(
     fees = _fees(mm, scores, program.practices.frame, risk_terms, ccf_terms, totals, cells)
     cell = practice_month_cell(mm)
     rate = fees.rate[cell] if fees.member_fee is None else fees.member_fee
+    tier_code, tiers = pd.factorize(fees.cells["tier"].to_numpy())  # per cell, not member
     return pd.DataFrame(
-        {
-            "member_id": mm.member_ids.to_numpy()[mm.member],
-            "practice_id": fees.cells["practice_id"].to_numpy()[cell],
+        {  # the ids and tiers as categoricals: codes of the run's members, practices, tiers
+            "member_id": pd.Categorical.from_codes(mm.member, categories=mm.member_ids),
+            "practice_id": pd.Categorical.from_codes(mm.practice, categories=mm.practice_ids),
             "period": mm.periods[mm.month].astype(np.int64),
-            "tier": fees.cells["tier"].to_numpy()[cell],
+            "tier": pd.Categorical.from_codes(tier_code[cell], categories=pd.Index(tiers)),
             "risk_score": fees.member_score,
             "rate_cents": rate.astype(np.int64),
             "fee_cents": rate.astype(np.int64),

@@ -673,9 +673,18 @@ def run_ccf_ledger(
     )
 
 
-def member_text(ids: pd.Series) -> np.ndarray:
-    """Member ids as the ledger stores them: text, as written (integers without decimals)."""
-    return pa.array(ids.to_numpy()).cast(pa.string()).to_numpy(zero_copy_only=False)
+def member_text(ids: pd.Series) -> pd.Series:
+    """Member ids as the ledger stores them: text, as written (integers without decimals);
+    a categorical's categories are turned to text, once each."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        text = pd.Index(_as_text(ids.cat.categories.to_numpy()), dtype=object)
+        codes = ids.cat.codes.to_numpy()
+        return pd.Series(pd.Categorical.from_codes(codes, categories=text), index=ids.index)
+    return pd.Series(_as_text(ids.to_numpy()), index=ids.index)
+
+
+def _as_text(values: np.ndarray) -> np.ndarray:
+    return pa.array(values).cast(pa.string()).to_numpy(zero_copy_only=False)
 
 
 def ledger_payments(posting: Posting, cells: pd.DataFrame, record: BatchRecord) -> pd.DataFrame:

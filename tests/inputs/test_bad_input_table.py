@@ -74,6 +74,16 @@ def _unknown_practice(data: Path) -> None:
 
 
 # reason code -> (mutation, command, default exit, strict exit)
+def _overlapping_dates(data: Path) -> None:
+    """P0001 as two effective-dated rows that are both in force in June."""
+    frame = pd.read_csv(data / "practices.csv", dtype=str).assign(effective_from="", effective_to="")
+    first = frame.iloc[[0]].assign(effective_to="2026-06")
+    second = frame.iloc[[0]].assign(effective_from="2026-06", tier="Advanced")
+    pd.concat([first, second, frame.iloc[1:]], ignore_index=True).to_csv(
+        data / "practices.csv", index=False
+    )
+
+
 CASES: dict[str, tuple[Mutation, str, int, int]] = {
     "WRONG_DATATYPE": (_set("attribution", 0, "year_month", "2026-13"), "ccf", 0, 2),
     "NULL_KEY": (_set("attribution", 0, "member_id", ""), "ccf", 0, 2),
@@ -88,6 +98,7 @@ CASES: dict[str, tuple[Mutation, str, int, int]] = {
     "CONFLICTING_ATTRIBUTION": (_conflict, "ccf", 2, 2),
     "UNKNOWN_PRACTICE": (_unknown_practice, "ccf", 2, 2),
     "UNKNOWN_TIER": (_set("practices", 0, "tier", "Gold"), "ccf", 2, 2),
+    "OVERLAPPING_DATES": (_overlapping_dates, "ccf", 2, 2),
     "practice row": (_set("practices", 1, "baseline_pmpm", "n/a"), "settle", 2, 2),
 }
 COMMANDS = {

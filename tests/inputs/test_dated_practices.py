@@ -85,7 +85,7 @@ def test_attribution_to_a_practice_not_in_force_is_bad_input(tmp_program) -> Non
         ],
     )
     program = load_program(folder, CONFIG)
-    with pytest.raises(InputError, match="UNKNOWN_PRACTICE.*in force") as failure:
+    with pytest.raises(InputError, match=r"UNKNOWN_PRACTICE.*in force") as failure:
         enforce_policy(program.tables(), strict=False)
     assert "(1 row: 1)" in str(failure.value)  # A's January row
 

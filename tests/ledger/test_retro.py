@@ -4,7 +4,6 @@ practice-month is what the latest inputs say is due."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,9 +26,9 @@ def _due(rows: list[tuple[str, str, int, str, float, int]]) -> pd.DataFrame:
 def _posted(changes: list[pd.DataFrame]) -> pd.DataFrame:
     """The posted state after these batches' roster lines (in order)."""
     if not changes:
-        return retro.posted_state(pd.DataFrame(columns=[*retro.ROSTER, "roster_id"]))
-    rows = pd.concat(changes, ignore_index=True)
-    return retro.posted_state(rows.assign(roster_id=np.arange(len(rows))))
+        return retro.posted_state(pd.DataFrame(columns=[*retro.ROSTER, "batch_id"]))
+    rows = pd.concat([c.assign(batch_id=i + 1) for i, c in enumerate(changes)], ignore_index=True)
+    return retro.posted_state(rows)
 
 
 def test_every_reason_and_the_lines_they_make() -> None:

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from ..errors import LedgerError
 from ..periods import format_period, parse_year_month
 from . import retro
-from .store import Ledger, insert_frame, read_frame, scalar_rows
+from .store import Ledger, insert_frame, read_bulk, read_frame, scalar_rows
 from .tables import batch_inputs, batches, lines, roster, settlement_lines
 
 #: Batches whose lines count: posted ones, and voided ones (whose reversal counts too).
@@ -86,12 +86,11 @@ def now_text() -> str:
 
 # ---- reads -----------------------------------------------------------------------------------
 
+_CODED = pa.dictionary(pa.int32(), pa.string())
 _ROSTER_TYPES = {
-    "roster_id": pa.int64(),
-    "member_id": pa.string(),
-    "practice_id": pa.string(),
-    "service_month": pa.string(),
-    "tier": pa.string(),
+    "batch_id": pa.int64(),
+    "member_id": _CODED,
+    "tier": _CODED,
     "member_months": pa.int64(),
     "risk_score": pa.float64(),
     "rate_cents": pa.int64(),
@@ -104,20 +103,31 @@ def _months(periods: list[int]) -> list[str]:
 
 
 def _periods(months: pd.Series) -> np.ndarray:
+    """YYYY-MM text as periods: each distinct month parsed once."""
+    if isinstance(months.dtype, pd.CategoricalDtype):
+        lookup = np.array([parse_year_month(str(m)) for m in months.cat.categories], dtype=np.int64)
+        return lookup[months.cat.codes.to_numpy()]
     labels = pd.unique(months.to_numpy())
-    lookup = {m: parse_year_month(str(m)) for m in labels}  # a few months, not rows
-    return months.map(lookup).to_numpy(np.int64)
+    mapping = {m: parse_year_month(str(m)) for m in labels}  # a few months, not rows
+    return months.map(mapping).to_numpy(np.int64)
 
 
 def posted_roster(conn: Connection, periods: list[int]) -> pd.DataFrame:
-    """Every roster line of counted batches for these service months (``period`` added)."""
+    """Every roster line of counted batches for these service months (``period`` added;
+    the text columns as categoricals)."""
     r, b = roster.c, batches.c
-    query = (
-        sa.select(*(r[name] for name in _ROSTER_TYPES))
-        .select_from(roster.join(batches, r.batch_id == b.batch_id))
-        .where(b.status.in_(COUNTED), r.service_month.in_(_months(periods)))
+    frame = read_bulk(
+        conn,
+        {name: (r[name], kind) for name, kind in _ROSTER_TYPES.items()},
+        roster.join(batches, r.batch_id == b.batch_id),
+        sa.and_(
+            b.status.in_(COUNTED),
+            b.kind == "ccf",
+            b.period >= format_period(min(periods)),  # a batch pays no month after its own
+            r.service_month.in_(_months(periods)),
+        ),
+        {"practice_id": r.practice_id, "service_month": r.service_month},
     )
-    frame = read_frame(conn, query, _ROSTER_TYPES)
     return frame.assign(period=_periods(frame["service_month"])).drop(columns="service_month")
 
 
@@ -233,16 +243,16 @@ def _roster_rows(batch_id: int, changes: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "batch_id": np.full(len(changes), batch_id, dtype=np.int64),
-            "member_id": changes["member_id"].to_numpy(),
-            "practice_id": changes["practice_id"].to_numpy(),
+            "member_id": changes["member_id"].array,
+            "practice_id": changes["practice_id"].array,
             "service_month": _labels(changes["period"]),
-            "kind": changes["kind"].to_numpy(),
-            "tier": changes["tier"].to_numpy(),
+            "kind": changes["kind"].array,
+            "tier": changes["tier"].array,
             "member_months": changes["member_months"].to_numpy(np.int64),
             "risk_score": changes["risk_score"].to_numpy(np.float64),
             "rate_cents": changes["rate_cents"].to_numpy(np.int64),
             "fee_cents": changes["fee_cents"].to_numpy(np.int64),
-            "reason": changes["reason"].to_numpy(),
+            "reason": pd.Categorical(changes["reason"].to_numpy()),
         }
     )
 
@@ -261,11 +271,12 @@ def _line_rows(batch_id: int, changes: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _labels(periods: pd.Series) -> np.ndarray:
+def _labels(periods: pd.Series) -> pd.Categorical:
     """Periods as YYYY-MM text: each distinct month formatted once."""
     values = periods.to_numpy(np.int64)
     uniques, codes = np.unique(values, return_inverse=True)
-    return np.array([format_period(p) for p in uniques], dtype=object)[codes]
+    labels = pd.Index([format_period(p) for p in uniques], dtype=object)
+    return pd.Categorical.from_codes(codes.reshape(-1), categories=labels)
 
 
 def post_ccf(
@@ -437,7 +448,7 @@ def void_batch(ledger: Ledger, batch_id: int) -> int:
 
 def _stored(table: sa.Table) -> list[str]:
     """A line table's columns but its row id, in order."""
-    return [c.name for c in table.columns if c.name not in ("roster_id", "line_id")]
+    return [c.name for c in table.columns if c.name != "line_id"]
 
 
 # ---- what a ledger holds ---------------------------------------------------------------------
@@ -446,8 +457,8 @@ def _stored(table: sa.Table) -> list[str]:
 def batch_roster(conn: Connection, batch_id: int) -> pd.DataFrame:
     """A batch's roster lines, as stored (without their row ids)."""
     r = roster.c
-    types = {c.name: _arrow_type(c) for c in roster.columns if c.name != "roster_id"}
-    query = sa.select(*(r[n] for n in types)).where(r.batch_id == batch_id).order_by(r.roster_id)
+    types = {c.name: _arrow_type(c) for c in roster.columns}
+    query = sa.select(*(r[n] for n in types)).where(r.batch_id == batch_id)
     return read_frame(conn, query, types)
 
 
@@ -619,7 +630,8 @@ def export_tables(ledger: Ledger) -> dict[str, pd.DataFrame]:
     with ledger.begin(write=False) as conn:
         for table in (batches, batch_inputs, lines, roster, settlement_lines):
             types = {c.name: _arrow_type(c) for c in table.columns}
-            query = sa.select(table).order_by(*table.primary_key.columns)
+            order = list(table.primary_key.columns) or [table.c.batch_id]
+            query = sa.select(table).order_by(*order)
             out[table.name] = read_frame(conn, query, types)
     return out
 

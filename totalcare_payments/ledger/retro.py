@@ -47,21 +47,51 @@ LINES = ["practice_id", "period", "kind", "members", "amount_cents", "reason"]
 SCORE_TOLERANCE = 1e-9
 
 
+def _factor(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes and distinct values of a column (a categorical's own codes, without hashing)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(np.int64), pd.Index(values.cat.categories)
+    codes, uniques = pd.factorize(values.to_numpy(), sort=False)
+    return codes.astype(np.int64), pd.Index(uniques)
+
+
+def _shared(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes of two columns in one space (the distinct values are matched, not the rows),
+    and that space's values: ``b``'s, then those only ``a`` has."""
+    codes_a, uniques_a = _factor(a)
+    codes_b, uniques_b = _factor(b)
+    if len(uniques_b) and len(uniques_a):
+        position = uniques_b.astype(object).get_indexer(uniques_a.astype(object))
+    else:
+        position = np.full(len(uniques_a), -1, dtype=np.int64)
+    new = position < 0
+    position[new] = len(uniques_b) + np.arange(int(new.sum()))
+    values = np.concatenate(
+        [uniques_b.to_numpy(dtype=object), uniques_a.to_numpy(dtype=object)[new]]
+    )
+    return position[codes_a] if len(codes_a) else codes_a, codes_b, values
+
+
 def posted_state(rows: pd.DataFrame) -> pd.DataFrame:
     """The net state of posted roster lines per member, practice and month: member-months
-    and fees summed, tier, score and rate of the latest line (``roster_id`` order). Rows
-    whose member-months net to zero and whose fees net to zero (taken back) are dropped."""
+    and fees summed, tier, score and rate of the latest line (the latest batch's). Rows
+    whose member-months and fees net to zero (taken back) are dropped."""
     if not len(rows):
         return _empty_state()
-    rows = rows.sort_values("roster_id", kind="stable")
-    key = _key(rows["member_id"], rows["practice_id"], rows["period"].to_numpy(np.int64))
+    rows = rows.iloc[np.argsort(rows["batch_id"].to_numpy(np.int64), kind="stable")]
+    member, _ = _factor(rows["member_id"])
+    practice, practices = _factor(rows["practice_id"])
+    period = rows["period"].to_numpy(np.int64)
+    first = int(period.min())
+    span = int(period.max()) - first + 1
+    key = (member * max(len(practices), 1) + practice) * span + (period - first)
     codes, uniques = pd.factorize(key, sort=False)
     n = len(uniques)
     months = np.bincount(codes, weights=rows["member_months"].to_numpy(np.float64), minlength=n)
     fees = np.zeros(n, dtype=np.int64)
     np.add.at(fees, codes, rows["fee_cents"].to_numpy(np.int64))
     last = np.zeros(n, dtype=np.int64)
-    last[codes] = np.arange(len(rows))  # the last write wins: rows are in roster_id order
+    last[codes] = np.arange(len(rows))  # the last write wins: rows are in batch order
     state = rows.iloc[last][["member_id", "practice_id", "period", "tier", "risk_score", "rate_cents"]]
     state = state.reset_index(drop=True).assign(
         member_months=months.astype(np.int64), fee_cents=fees
@@ -85,120 +115,113 @@ def _empty_state() -> pd.DataFrame:
     )
 
 
-def _key(member: pd.Series, practice: pd.Series, period: np.ndarray) -> np.ndarray:
-    """One int64 per member, practice and month (codes of the values as they are)."""
-    m, _ = pd.factorize(member)
-    p, practices = pd.factorize(practice)
-    span = int(period.max() - period.min() + 1) if len(period) else 1
-    return (m.astype(np.int64) * max(len(practices), 1) + p) * span + (period - period.min())
-
-
 def roster_changes(posted: pd.DataFrame, due: pd.DataFrame, pay_period: int) -> pd.DataFrame:
     """The roster lines a batch posts (``ROSTER`` columns), from the posted state of its
-    window's months (``posted_state``) and the due roster (``ccf.ccf_roster``'s rows with
-    ``member_id`` as text). Members whose fee, score and tier are unchanged post nothing."""
-    n_old = len(posted)
-    both = pd.concat(
-        [
-            posted[["member_id", "practice_id", "period"]],
-            due[["member_id", "practice_id", "period"]],
-        ],
-        ignore_index=True,
-    )
-    member, _ = pd.factorize(both["member_id"])
-    practice, practices = pd.factorize(both["practice_id"])
-    period = both["period"].to_numpy(np.int64)
-    first = int(period.min()) if len(period) else 0
-    span = int(period.max()) - first + 1 if len(period) else 1
-    month = period - first
-    member_month = member.astype(np.int64) * span + month
-    key = member_month * max(len(practices), 1) + practice
-    old_key, new_key = key[:n_old], key[n_old:]
-    old_mm, new_mm = member_month[:n_old], member_month[n_old:]
-    pos = pd.Index(old_key).get_indexer(new_key)  # each due row's posted row, -1 for none
-    matched = pos >= 0
-    old_matched = np.zeros(n_old, dtype=bool)
-    old_matched[pos[matched]] = True
+    window's months (``posted_state``) and the due roster (``ccf.ccf_roster``'s rows, the
+    member ids as text). Members whose fee, score and tier are unchanged post nothing."""
+    old_member, new_member, members = _shared(posted["member_id"], due["member_id"])
+    old_practice, new_practice, practices = _shared(posted["practice_id"], due["practice_id"])
+    old_period = posted["period"].to_numpy(np.int64)
+    new_period = due["period"].to_numpy(np.int64)
+    periods = np.concatenate([old_period, new_period])
+    first = int(periods.min()) if len(periods) else 0
+    span = int(periods.max()) - first + 1 if len(periods) else 1
+    old_tier, new_tier, tier_values = _shared(posted["tier"], due["tier"])
+    n_practices = max(len(practices), 1)
+    old_mm = old_member * span + (old_period - first)  # member-month
+    new_mm = new_member * span + (new_period - first)
+    old_key, new_key = old_mm * n_practices + old_practice, new_mm * n_practices + new_practice
+    position = pd.Index(old_key).get_indexer(new_key)  # each due row's posted row, -1: none
+    matched = position >= 0
+    old_matched = np.zeros(len(posted), dtype=bool)
+    old_matched[position[matched]] = True
 
     # member-months in both: the fee's difference, with what changed
-    new_both = due.loc[matched]
-    old_both = posted.iloc[pos[matched]]
-    delta = new_both["fee_cents"].to_numpy(np.int64) - old_both["fee_cents"].to_numpy(np.int64)
-    tier_changed = new_both["tier"].to_numpy() != old_both["tier"].to_numpy()
-    score_changed = (
-        np.abs(new_both["risk_score"].to_numpy(np.float64) - old_both["risk_score"].to_numpy(np.float64))
-        > SCORE_TOLERANCE
-    )
-    rate_changed = new_both["rate_cents"].to_numpy(np.int64) != old_both["rate_cents"].to_numpy(np.int64)
-    was_counted = old_both["member_months"].to_numpy(np.int64)
+    new_rows = np.flatnonzero(matched)
+    old_rows = position[matched]
+    new_fee = due["fee_cents"].to_numpy(np.int64)
+    old_fee = posted["fee_cents"].to_numpy(np.int64)
+    new_score = due["risk_score"].to_numpy(np.float64)
+    old_score = posted["risk_score"].to_numpy(np.float64)
+    new_rate = due["rate_cents"].to_numpy(np.int64)
+    old_rate = posted["rate_cents"].to_numpy(np.int64)
+    was_counted = posted["member_months"].to_numpy(np.int64)[old_rows]
+    delta = new_fee[new_rows] - old_fee[old_rows]
+    tier_changed = new_tier[new_rows] != old_tier[old_rows]
+    score_changed = np.abs(new_score[new_rows] - old_score[old_rows]) > SCORE_TOLERANCE
+    rate_changed = new_rate[new_rows] != old_rate[old_rows]
     changed = (delta != 0) | tier_changed | score_changed | rate_changed | (was_counted != 1)
-    reason = np.where(
+    reason_both = np.where(
         tier_changed,
         Reason.TIER_CHANGED.value,
         np.where(score_changed, Reason.SCORE_CHANGED.value, Reason.RATE_CHANGED.value),
-    )
-    kept = new_both.loc[changed]
-    changes_both = pd.DataFrame(
-        {
-            "member_id": kept["member_id"].to_numpy(),
-            "practice_id": kept["practice_id"].to_numpy(),
-            "period": kept["period"].to_numpy(np.int64),
-            "tier": kept["tier"].to_numpy(),
-            "member_months": 1 - was_counted[changed],
-            "risk_score": kept["risk_score"].to_numpy(np.float64),
-            "rate_cents": kept["rate_cents"].to_numpy(np.int64),
-            "fee_cents": delta[changed],
-            "reason": reason[changed],
-        }
-    )
-
+    )[changed]
+    both_rows = new_rows[changed]
     # due only: paid now (moved in from another practice, or added)
-    added = due.loc[~matched]
-    moved_in = np.isin(new_mm[~matched], old_mm[~old_matched])
-    changes_added = pd.DataFrame(
-        {
-            "member_id": added["member_id"].to_numpy(),
-            "practice_id": added["practice_id"].to_numpy(),
-            "period": added["period"].to_numpy(np.int64),
-            "tier": added["tier"].to_numpy(),
-            "member_months": np.ones(len(added), dtype=np.int64),
-            "risk_score": added["risk_score"].to_numpy(np.float64),
-            "rate_cents": added["rate_cents"].to_numpy(np.int64),
-            "fee_cents": added["fee_cents"].to_numpy(np.int64),
-            "reason": np.where(moved_in, Reason.MOVED_IN.value, Reason.ADDED.value),
-        }
-    )
-
+    added_rows = np.flatnonzero(~matched)
+    moved_in = np.isin(new_mm[added_rows], old_mm[~old_matched])
     # posted only: taken back (moved out to another practice, or terminated)
-    gone = posted.loc[~old_matched]
-    moved_out = np.isin(old_mm[~old_matched], new_mm[~matched])
-    changes_gone = pd.DataFrame(
-        {
-            "member_id": gone["member_id"].to_numpy(),
-            "practice_id": gone["practice_id"].to_numpy(),
-            "period": gone["period"].to_numpy(np.int64),
-            "tier": gone["tier"].to_numpy(),
-            "member_months": -gone["member_months"].to_numpy(np.int64),
-            "risk_score": gone["risk_score"].to_numpy(np.float64),
-            "rate_cents": gone["rate_cents"].to_numpy(np.int64),
-            "fee_cents": -gone["fee_cents"].to_numpy(np.int64),
-            "reason": np.where(moved_out, Reason.MOVED_OUT.value, Reason.TERMINATED.value),
-        }
-    )
-    changes = pd.concat([changes_both, changes_added, changes_gone], ignore_index=True)
+    gone_rows = np.flatnonzero(~old_matched)
+    moved_out = np.isin(old_mm[gone_rows], new_mm[added_rows])
+
+    due_rows = np.concatenate([both_rows, added_rows])
+    take_due = {
+        "member": new_member[due_rows],
+        "practice": new_practice[due_rows],
+        "period": new_period[due_rows],
+        "tier": new_tier[due_rows],
+        "member_months": np.concatenate(
+            [1 - was_counted[changed], np.ones(len(added_rows), dtype=np.int64)]
+        ),
+        "risk_score": new_score[due_rows],
+        "rate_cents": new_rate[due_rows],
+        "fee_cents": np.concatenate([delta[changed], new_fee[added_rows]]),
+        "reason": np.concatenate(
+            [reason_both, np.where(moved_in, Reason.MOVED_IN.value, Reason.ADDED.value)]
+        ),
+    }
+    take_gone = {
+        "member": old_member[gone_rows],
+        "practice": old_practice[gone_rows],
+        "period": old_period[gone_rows],
+        "tier": old_tier[gone_rows],
+        "member_months": -posted["member_months"].to_numpy(np.int64)[gone_rows],
+        "risk_score": old_score[gone_rows],
+        "rate_cents": old_rate[gone_rows],
+        "fee_cents": -old_fee[gone_rows],
+        "reason": np.where(moved_out, Reason.MOVED_OUT.value, Reason.TERMINATED.value),
+    }
+    parts = {k: np.concatenate([take_due[k], take_gone[k]]) for k in take_due}
 
     # the month paid, at a practice never posted for it: current lines, not adjustments
-    posted_cells = pd.MultiIndex.from_arrays(
-        [posted["practice_id"].to_numpy(), posted["period"].to_numpy(np.int64)]
+    posted_cells = np.unique(old_practice * span + (old_period - first))
+    cells = parts["practice"] * span + (parts["period"] - first)
+    current = (parts["period"] == pay_period) & ~np.isin(cells, posted_cells)
+    reason = parts["reason"].astype(object)
+    reason[current] = None
+    # in service month, practice id and member order (the order of the inputs' members)
+    practice_rank = np.argsort(np.argsort(practices.astype(str), kind="stable"), kind="stable")
+    order = np.lexsort((parts["member"], practice_rank[parts["practice"]], parts["period"]))
+    kinds = np.array(["adjustment", "current"], dtype=object)
+
+    def coded(codes: np.ndarray, values: np.ndarray) -> pd.Categorical:
+        return pd.Categorical.from_codes(codes, categories=pd.Index(values, dtype=object))
+
+    changes = pd.DataFrame(
+        {  # text as categoricals of the codes: no Python object per row
+            "member_id": coded(parts["member"][order], members),
+            "practice_id": coded(parts["practice"][order], practices),
+            "period": parts["period"][order],
+            "kind": coded(current[order].astype(np.int8), kinds),
+            "tier": coded(parts["tier"][order], tier_values),
+            "member_months": parts["member_months"][order],
+            "risk_score": parts["risk_score"][order],
+            "rate_cents": parts["rate_cents"][order],
+            "fee_cents": parts["fee_cents"][order],
+            "reason": reason[order],
+        }
     )
-    cells = pd.MultiIndex.from_arrays(
-        [changes["practice_id"].to_numpy(), changes["period"].to_numpy(np.int64)]
-    )
-    current = (changes["period"].to_numpy() == pay_period) & ~cells.isin(posted_cells)
-    changes["kind"] = np.where(current, "current", "adjustment")
-    changes["reason"] = changes["reason"].where(~current, None)
-    changes = changes.sort_values(["period", "practice_id", "member_id"], kind="stable")
-    return changes[ROSTER].reset_index(drop=True)
+    return changes[ROSTER]
 
 
 def practice_lines(roster: pd.DataFrame) -> pd.DataFrame:

@@ -284,3 +284,66 @@ def sample_feed(folder: Path, month: str, **tables: pd.DataFrame) -> Path:
     for name, frame in frames.items():
         frame.to_csv(folder / f"{name}.csv", index=False)
     return folder
+
+
+# ---- a scripted year of restated feeds (the ledger's golden year) --------------------------------
+
+ADDED_BACK = "900000001"  # P0002, Jan-Dec: in the feeds from April on only
+JOINS_P0006 = "900000002"  # P0006 from April; score 1.0000, refreshed to 5.0000 in July
+TERMINATED = "100000227"  # P0001 all year, score 1.0000; May's feed ends it in March
+MOVER = "100000302"  # P0003 all year, score 1.0003; June's feed moves it to P0005 in April
+
+
+def _restated_attribution(month: str) -> pd.DataFrame:
+    rows = pd.read_csv(SAMPLE / "attribution.csv", dtype=str)
+    later = rows["year_month"]
+    if month >= "2026-05":  # the retroactive termination, effective March
+        rows = rows.loc[~((rows["member_id"] == TERMINATED) & (later >= "2026-03"))]
+    if month >= "2026-06":  # the move to P0005, effective April
+        moved = (rows["member_id"] == MOVER) & (rows["year_month"] >= "2026-04")
+        rows = rows.assign(practice_id=rows["practice_id"].where(~moved, "P0005"))
+    extra = []
+    if month >= "2026-04":  # added back to January, known in April
+        extra += [{"member_id": ADDED_BACK, "practice_id": "P0002", "year_month": m} for m in MONTHS_2026]
+    extra += [{"member_id": JOINS_P0006, "practice_id": "P0006", "year_month": m} for m in MONTHS_2026[3:]]
+    return pd.concat([rows, pd.DataFrame(extra)], ignore_index=True)
+
+
+def _restated_scores(month: str) -> pd.DataFrame:
+    rows = pd.read_csv(SAMPLE / "risk_scores.csv", dtype=str)
+    refreshed = "5.0000" if month >= "2026-07" else "1.0000"  # the score refresh, in July
+    extra = pd.DataFrame(
+        [
+            {"member_id": ADDED_BACK, "mara_px_total": "1.0000"},
+            {"member_id": JOINS_P0006, "mara_px_total": refreshed},
+        ]
+    )
+    return pd.concat([rows, extra], ignore_index=True)
+
+
+def _restated_practices(month: str) -> pd.DataFrame:
+    rows = pd.read_csv(SAMPLE / "practices.csv", dtype=str)
+    if month < "2026-08":
+        return rows
+    # known in August: P0006 is Advanced from June on
+    rows = rows.assign(effective_from="", effective_to="")
+    p6 = rows.loc[rows["practice_id"] == "P0006"]
+    before = p6.assign(effective_to="2026-05")
+    after = p6.assign(tier="Advanced", effective_from="2026-06")
+    return pd.concat([rows.loc[rows["practice_id"] != "P0006"], before, after], ignore_index=True)
+
+
+def restated_feed(root: Path, month: str) -> Path:
+    """The sample program as known in ``month`` of a scripted year of restatements (the
+    ledger's golden test, tests/ledger/test_golden_year.py): a member added back to
+    January in April, a retroactive termination in May, a practice move in June, a score
+    refresh in July and a tier change in August, each effective months earlier."""
+    return sample_feed(
+        root / month,
+        month,
+        attribution=_restated_attribution(month),
+        risk_scores=_restated_scores(month),
+        practices=_restated_practices(month),
+    )
+
+

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from helpers import SAMPLE, sample_feed
+from helpers import ADDED_BACK, MONTHS_2026, restated_feed
 
 from totalcare_payments.ccf import compute_ccf
 from totalcare_payments.config import preset
@@ -22,61 +22,6 @@ from totalcare_payments.ledger.book import balance
 from totalcare_payments.ledger.store import open_ledger
 from totalcare_payments.periods import parse_year_month
 from totalcare_payments.program import load_program
-
-MONTHS = [f"2026-{m:02d}" for m in range(1, 13)]
-ADDED_BACK = "900000001"  # P0002, Jan-Dec: in the feeds from April on only
-JOINS_P0006 = "900000002"  # P0006 from April; score 1.0000, refreshed to 5.0000 in July
-TERMINATED = "100000227"  # P0001 all year, score 1.0000; May's feed ends it in March
-MOVER = "100000302"  # P0003 all year, score 1.0003; June's feed moves it to P0005 in April
-
-
-def _attribution(month: str) -> pd.DataFrame:
-    rows = pd.read_csv(SAMPLE / "attribution.csv", dtype=str)
-    later = rows["year_month"]
-    if month >= "2026-05":  # the retroactive termination, effective March
-        rows = rows.loc[~((rows["member_id"] == TERMINATED) & (later >= "2026-03"))]
-    if month >= "2026-06":  # the move to P0005, effective April
-        moved = (rows["member_id"] == MOVER) & (rows["year_month"] >= "2026-04")
-        rows = rows.assign(practice_id=rows["practice_id"].where(~moved, "P0005"))
-    extra = []
-    if month >= "2026-04":  # added back to January, known in April
-        extra += [{"member_id": ADDED_BACK, "practice_id": "P0002", "year_month": m} for m in MONTHS]
-    extra += [{"member_id": JOINS_P0006, "practice_id": "P0006", "year_month": m} for m in MONTHS[3:]]
-    return pd.concat([rows, pd.DataFrame(extra)], ignore_index=True)
-
-
-def _scores(month: str) -> pd.DataFrame:
-    rows = pd.read_csv(SAMPLE / "risk_scores.csv", dtype=str)
-    refreshed = "5.0000" if month >= "2026-07" else "1.0000"  # the score refresh, in July
-    extra = pd.DataFrame(
-        [
-            {"member_id": ADDED_BACK, "mara_px_total": "1.0000"},
-            {"member_id": JOINS_P0006, "mara_px_total": refreshed},
-        ]
-    )
-    return pd.concat([rows, extra], ignore_index=True)
-
-
-def _practices(month: str) -> pd.DataFrame:
-    rows = pd.read_csv(SAMPLE / "practices.csv", dtype=str)
-    if month < "2026-08":
-        return rows
-    # known in August: P0006 is Advanced from June on
-    rows = rows.assign(effective_from="", effective_to="")
-    p6 = rows.loc[rows["practice_id"] == "P0006"]
-    before = p6.assign(effective_to="2026-05")
-    after = p6.assign(tier="Advanced", effective_from="2026-06")
-    return pd.concat([rows.loc[rows["practice_id"] != "P0006"], before, after], ignore_index=True)
-
-
-def feed(root: Path, month: str) -> Path:
-    return sample_feed(
-        root / month,
-        month,
-        attribution=_attribution(month),
-        risk_scores=_scores(month),
-        practices=_practices(month),
-    )
 
 
 def _adjustments(run) -> list[tuple[str, str, int, int, str]]:
@@ -149,10 +94,10 @@ def test_a_restated_year_posts_every_adjustment_and_balances_to_the_cent(
     config = preset("bluekc_medical_home")
     assert config.ccf is not None and config.ccf.retro_months == 3
     runs = {}
-    for month in MONTHS:
+    for month in MONTHS_2026:
         runs[month] = run_ccf_ledger(
             config,
-            feed(tmp_path / "feeds", month),
+            restated_feed(tmp_path / "feeds", month),
             parse_year_month(month),
             tmp_path / "out" / month,
             ledger_url,
@@ -162,14 +107,14 @@ def test_a_restated_year_posts_every_adjustment_and_balances_to_the_cent(
         assert _adjustments(runs[month]) == sorted(EXPECTED.get(month, [])), month
     # the batch ids are the months' order, and each month's current lines are all it pays
     # besides its adjustments
-    assert [runs[m].posting.batch_id for m in MONTHS] == list(range(1, 13))
+    assert [runs[m].posting.batch_id for m in MONTHS_2026] == list(range(1, 13))
     adjustments = sum(amount for lines in EXPECTED.values() for *_, amount, _ in lines)
     assert adjustments == 945 - 1000 + 0 + 15600 + 7000  # $225.45 of adjustments in all
 
     # December's feed holds every restatement: its CCF for the year is what is due
-    final = feed(tmp_path / "feeds", "2026-12")
+    final = restated_feed(tmp_path / "feeds", "2026-12")
     due = compute_ccf(
-        load_program(final, config), config, [parse_year_month(m) for m in MONTHS]
+        load_program(final, config), config, [parse_year_month(m) for m in MONTHS_2026]
     ).lines
     ledger = open_ledger(ledger_url, create=False)
     try:
@@ -187,7 +132,7 @@ def test_a_restated_year_posts_every_adjustment_and_balances_to_the_cent(
 
     # a month's batch rerun on the same feed and config posts nothing and names its batch
     again = run_ccf_ledger(
-        config, feed(tmp_path / "feeds", "2026-07"), parse_year_month("2026-07"),
+        config, restated_feed(tmp_path / "feeds", "2026-07"), parse_year_month("2026-07"),
         tmp_path / "out" / "again", ledger_url, post=True,
     )
     assert again.posting.status == "already" and again.posting.batch_id == 7
@@ -198,9 +143,9 @@ def test_the_batches_files_tie_to_the_cent(ledger_url: str, tmp_path: Path) -> N
     """payments.csv, payment_lines.csv, roster.csv and the control totals of the April
     batch (after January-March) agree to the cent, and the roster explains each line."""
     config = preset("bluekc_medical_home")
-    for month in MONTHS[:4]:
+    for month in MONTHS_2026[:4]:
         run = run_ccf_ledger(
-            config, feed(tmp_path / "feeds", month), parse_year_month(month),
+            config, restated_feed(tmp_path / "feeds", month), parse_year_month(month),
             tmp_path / "out" / month, ledger_url, post=True,
         )
     out = tmp_path / "out" / "2026-04"
@@ -236,7 +181,7 @@ def test_the_first_batch_pays_only_its_month(ledger_url: str, tmp_path: Path) ->
     elsewhere and are not paid again, even within the retroactive window."""
     config = preset("bluekc_medical_home")
     run = run_ccf_ledger(
-        config, feed(tmp_path / "feeds", "2026-04"), parse_year_month("2026-04"),
+        config, restated_feed(tmp_path / "feeds", "2026-04"), parse_year_month("2026-04"),
         tmp_path / "out", ledger_url, post=True,
     )
     assert set(run.posting.lines["kind"]) == {"current"}

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= out
 MONTH  ?= 2026-03
 
-.PHONY: demo test test-fast lint bench bench-peers clean
+.PHONY: demo test test-fast lint bench bench-peers bench-ledger clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ bench: $(STAMP)
 ## bench-peers: the full year at 1M members against DuckDB and polars
 bench-peers: $(STAMP)
 	$(PY) benchmarks/peers.py --members 1000000 --repeat 5
+
+## bench-ledger: the payment ledger at 1M members on SQLite and PostgreSQL
+## (PostgreSQL when TOTALCARE_TEST_POSTGRES_URL names a server)
+bench-ledger: $(STAMP)
+	$(PY) benchmarks/ledger.py --members 1000000 --repeat 2
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .ccf import CcfBatch, compute_ccf
     from .config import ProgramConfig, load_config, parse_config, preset
-    from .jobs import run_ccf, run_scenario_study, run_settlement
+    from .jobs import (
+        run_ccf,
+        run_ccf_ledger,
+        run_scenario_study,
+        run_settlement,
+        run_settlement_ledger,
+    )
     from .periods import format_period, parse_month_range, parse_year_month
     from .program import Program, load_program, program_from_frames
     from .reasons import Reason
@@ -40,7 +46,9 @@ _PUBLIC = {
     "parse_config": "config",
     "preset": "config",
     "run_ccf": "jobs",
+    "run_ccf_ledger": "jobs",
     "run_settlement": "jobs",
+    "run_settlement_ledger": "jobs",
     "run_scenario_study": "jobs",
     "format_period": "periods",
     "parse_month_range": "periods",
@@ -72,8 +80,10 @@ __all__ = [
     "preset",
     "program_from_frames",
     "run_ccf",
+    "run_ccf_ledger",
     "run_scenario_study",
     "run_settlement",
+    "run_settlement_ledger",
     "settle_summary",
 ]
 

@@ -632,7 +632,8 @@ def run_ccf_ledger(
         "control_totals": totals,
         "outside_window": posting.outside,
     }
-    statements = remittances(config, posting, payments, record)
+    names = dict(zip(cells["practice_id"].astype(str), cells["practice_name"].astype(str), strict=True))
+    statements = remittances(config, posting, payments, record, names)
 
     def fill(folder: Path) -> None:
         written: list[Path] = []
@@ -799,9 +800,14 @@ def ledger_control_totals(
 
 
 def remittances(
-    config: ProgramConfig, posting: Posting, payments: pd.DataFrame, record: BatchRecord
+    config: ProgramConfig,
+    posting: Posting,
+    payments: pd.DataFrame,
+    record: BatchRecord,
+    names: dict[str, str],
 ) -> dict[str, str]:
-    """Each paid practice's remittance statement (HTML)."""
+    """Each paid practice's remittance statement (HTML); ``names``: the practices' names
+    in force in the month paid."""
     lines_ = ledger_line_file(posting)
     roster_ = ledger_roster_file(posting)
     adjusted = roster_.loc[roster_["kind"].to_numpy() != "current"]
@@ -814,6 +820,7 @@ def remittances(
         facts = {
             "program": config.program.name,
             "practice": practice,
+            "practice name": names.get(practice, ""),
             **{column: str(row[column]) for column in payee},
             "batch": f"{posting.batch_id} ({posting.status})",
             "month paid": record.period,
@@ -846,12 +853,13 @@ def run_settlement_ledger(
     paths: dict[str, str | Path | None] | None = None,
     progress: Progress = _quiet,
     ahead: ReadAhead | None = None,
-) -> tuple[Settlement, LedgerRun]:
+) -> tuple[Settlement | None, LedgerRun]:
     """The year's settlement through the payment ledger: an interim or final settlement
     (``stage``), after ``runout_months`` of claims payments (the chain ladder's runout),
     posted as the difference from what the ledger paid for the year before (a final after
     an interim: the true-up). When the config counts the CCF as cost, the CCF is the
-    ledger's posted CCF of the year."""
+    ledger's posted CCF of the year. The same inputs and config as a posted settlement
+    post and write nothing (the settlement is then None)."""
     from .ledger.book import post_settlement, posted_ccf_by_practice
     from .ledger.store import open_ledger
 
@@ -917,7 +925,7 @@ def run_settlement_ledger(
                 before_publish=post_it,
             )
         except _AlreadyPostedError:
-            return _SETTLED_ALREADY, LedgerRun(
+            return None, LedgerRun(
                 posting=posted[0], payments=pd.DataFrame(), ledger=book.name
             )
     finally:
@@ -936,10 +944,6 @@ def run_settlement_ledger(
 
 class _AlreadyPostedError(Exception):
     """The settlement's inputs and config were posted before: nothing is written."""
-
-
-#: The settlement of a run that found its batch posted already (nothing computed is kept).
-_SETTLED_ALREADY: Settlement = None  # type: ignore[assignment]
 
 
 def export_ledger(ledger: str, out: str | Path, *, force: bool = False) -> RunResult:

@@ -16,7 +16,7 @@ from totalcare_payments.cli.app import app
 from totalcare_payments.config import preset
 from totalcare_payments.errors import LedgerError
 from totalcare_payments.jobs import run_ccf_ledger, run_settlement_ledger
-from totalcare_payments.ledger.book import balance, list_batches, void_batch
+from totalcare_payments.ledger.book import balance, list_batches, show_batch, void_batch
 from totalcare_payments.ledger.store import open_ledger
 from totalcare_payments.periods import parse_year_month
 from totalcare_payments.program import load_program
@@ -126,7 +126,17 @@ def test_an_interim_then_a_final_settlement_posts_the_true_up(
     for month in ("2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06"):
         _batch(ledger_url, month, tmp_path)
     interim, run = run_settlement_ledger(
-        CONFIG, 2026, tmp_path / "interim", ledger_url, data=SAMPLE, stage="interim", post=True
+        CONFIG, 2026, tmp_path / "interim", ledger_url, data=SAMPLE, stage="interim",
+        runout_months=2, post=True,
+    )
+    assert interim is not None
+    ledger = open_ledger(ledger_url, create=False)
+    try:
+        record = show_batch(ledger, run.posting.batch_id).record
+    finally:
+        ledger.dispose()
+    assert (record["kind"], record["period"], record["stage"], record["runout_months"]) == (
+        "settlement", "2026", "interim", 2
     )
     lines = run.posting.lines.set_index("practice_id")
     assert lines.loc["P0005", "amount_cents"] == 2_221_565  # $22,215.65, as settled
@@ -137,6 +147,7 @@ def test_an_interim_then_a_final_settlement_posts_the_true_up(
     final, run = run_settlement_ledger(
         with_ccf, 2026, tmp_path / "final", ledger_url, data=SAMPLE, stage="final", post=True
     )
+    assert final is not None
     half_year = compute_ccf(
         load_program(SAMPLE, CONFIG), CONFIG, [parse_year_month(f"2026-0{m}") for m in range(1, 7)]
     ).lines.groupby("practice_id")["ccf_amount_cents"].sum()

@@ -169,6 +169,7 @@ def test_the_batches_files_tie_to_the_cent(ledger_url: str, tmp_path: Path) -> N
     assert (added["reason"] == "ADDED").all() and (cents(added["fee"]) == 315).all()
     statement = (out / "remittance" / "P0002.html").read_text()
     assert "$519.75" in statement and ADDED_BACK in statement and "ADDED" in statement
+    assert "Red Bridge Pediatrics 2" in statement  # the practice's name
     assert run.manifest["ledger"]["batch_id"] == 4
     assert set(run.manifest["outputs"]) >= {
         "payments.csv", "payment_lines.csv", "roster.csv", "control_totals.csv",

@@ -323,7 +323,7 @@ def settle(
                     progress=step,
                     ahead=ahead,
                 )
-            if run.out is not None:
+            if settled is not None and run.out is not None:
                 console.show_settlement(
                     settled.practices, settled.control_totals, run.out, settled.notes
                 )

@@ -455,11 +455,32 @@ def _stored(table: sa.Table) -> list[str]:
 
 
 def batch_roster(conn: Connection, batch_id: int) -> pd.DataFrame:
-    """A batch's roster lines, as stored (without their row ids)."""
+    """A batch's roster lines, as stored."""
+    return _roster_rows_where(conn, roster.c.batch_id == batch_id)
+
+
+def _roster_rows_where(conn: Connection, where: sa.ColumnElement[bool]) -> pd.DataFrame:
+    """Roster lines as stored, read in bulk (a batch's million lines, or the whole table),
+    in batch, month and practice order; an empty reason reads as None."""
     r = roster.c
-    types = {c.name: _arrow_type(c) for c in roster.columns}
-    query = sa.select(*(r[n] for n in types)).where(r.batch_id == batch_id)
-    return read_frame(conn, query, types)
+    columns: dict[str, tuple[sa.ColumnElement[Any], pa.DataType]] = {
+        c.name: (sa.func.coalesce(r[c.name], "") if c.nullable else r[c.name], _arrow_type(c))
+        for c in roster.columns
+        if c.name not in ("batch_id", "practice_id", "service_month")
+    }
+    frame = read_bulk(
+        conn,
+        columns,
+        roster,
+        where,
+        {"batch_id": r.batch_id, "service_month": r.service_month, "practice_id": r.practice_id},
+    )
+    frame["batch_id"] = frame["batch_id"].astype(np.int64)
+    frame["reason"] = frame["reason"].where(frame["reason"] != "", None)
+    order = np.lexsort(
+        (frame["practice_id"].astype(str), frame["service_month"].astype(str), frame["batch_id"])
+    )
+    return frame.iloc[order][[c.name for c in roster.columns]].reset_index(drop=True)
 
 
 def batch_lines(conn: Connection, batch_id: int) -> pd.DataFrame:
@@ -628,11 +649,11 @@ def export_tables(ledger: Ledger) -> dict[str, pd.DataFrame]:
     """Every table of the ledger, whole, for an export."""
     out: dict[str, pd.DataFrame] = {}
     with ledger.begin(write=False) as conn:
-        for table in (batches, batch_inputs, lines, roster, settlement_lines):
+        for table in (batches, batch_inputs, lines, settlement_lines):
             types = {c.name: _arrow_type(c) for c in table.columns}
-            order = list(table.primary_key.columns) or [table.c.batch_id]
-            query = sa.select(table).order_by(*order)
+            query = sa.select(table).order_by(*table.primary_key.columns)
             out[table.name] = read_frame(conn, query, types)
+        out["roster"] = _roster_rows_where(conn, sa.true())
     return out
 
 

@@ -91,6 +91,7 @@ def _program(
     *,
     with_claims: bool = False,
     with_quality: bool = False,
+    with_baselines: bool = False,
     paths: dict[str, str | Path | None] | None = None,
     ahead: ReadAhead | None = None,
 ) -> Program:
@@ -101,6 +102,7 @@ def _program(
         config,
         with_claims=with_claims,
         with_quality=with_quality,
+        with_baselines=with_baselines,
         ahead=ahead,
         **(paths or {}),
     )
@@ -184,7 +186,13 @@ def run_settlement(
         if data is None:
             raise InputError("give a data folder (--data) or a practice summary (--summary)")
         program = _program(
-            data, config, with_claims=True, with_quality=True, paths=paths, ahead=ahead
+            data,
+            config,
+            with_claims=True,
+            with_quality=True,
+            with_baselines=True,
+            paths=paths,
+            ahead=ahead,
         )
         progress("Settling")
         gates = require_passed(empty_tables(program.tables(), config.checks))
@@ -207,6 +215,8 @@ def run_settlement(
     manifest["control_totals"] = totals_json(settlement.control_totals)
     progress("Writing settlement")
     frames = {"settlement": settlement.practices, "control_totals": settlement.control_totals}
+    if settlement.segments is not None:  # the budget of each practice and segment
+        frames["settlement_segments"] = settlement.segments
     if settlement.completion is not None:  # the chain ladder's triangle and factors
         frames["completion_triangle"] = settlement.completion.triangle()
         frames["completion_factors"] = settlement.completion.factors()
@@ -342,7 +352,7 @@ def run_scenario_study(
 
     progress("Reading inputs")
     start = time.perf_counter()
-    program = _program(data, config, with_claims=True, with_quality=True)
+    program = _program(data, config, with_claims=True, with_quality=True, with_baselines=True)
     timings["read_inputs"] = time.perf_counter() - start
     progress("Member-level work (attribution, risk, claims)")
     start = time.perf_counter()

@@ -85,6 +85,7 @@ def _files(
     risk_scores: Path | None,
     claims: Path | None = None,
     quality: Path | None = None,
+    baselines: Path | None = None,
 ) -> dict[str, str | Path | None]:
     """The files given on the command line instead of the data folder's, by table."""
     return {
@@ -93,6 +94,7 @@ def _files(
         "risk_scores": risk_scores,
         "claims": claims,
         "quality": quality,
+        "baselines": baselines,
     }
 
 
@@ -203,6 +205,13 @@ def settle(
     risk_scores: FileOpt = None,
     claims: FileOpt = None,
     quality: FileOpt = None,
+    baselines: Annotated[
+        Path | None,
+        typer.Option(
+            help="Baselines per practice and segment (budget's baselines.csv) instead of the "
+            "data folder's, if any: each segment is budgeted apart."
+        ),
+    ] = None,
     force: ForceOpt = False,
     strict: StrictOpt = False,
 ) -> None:
@@ -211,7 +220,9 @@ def settle(
     Writes settlement.csv/.parquet with every step of the waterfall for each practice
     (risk ratio, budget, truncation, completion, savings rate, MSR, quality, share rate,
     payment limit, losses) and a reason code (PAID, CAPPED, BELOW_MSR, NO_SAVINGS,
-    QUALITY_GATE, LOSS, LOSS_CAPPED), control totals and a manifest.
+    QUALITY_GATE, LOSS, LOSS_CAPPED), control totals and a manifest. With baselines per
+    segment (a baselines file), each practice's budget is the sum of its segments' and
+    settlement_segments.csv shows them.
     """
     with boundary():
         ahead = (
@@ -234,12 +245,16 @@ def settle(
                 summary=summary,
                 force=force,
                 strict=strict,
-                paths=_files(practices, attribution, risk_scores, claims, quality),
+                paths=_files(practices, attribution, risk_scores, claims, quality, baselines),
                 progress=step,
                 ahead=ahead,
             )
         console.show_settlement(
-            settlement.practices, settlement.control_totals, result.out, settlement.notes
+            settlement.practices,
+            settlement.control_totals,
+            result.out,
+            settlement.notes,
+            settlement.segments,
         )
         console.show_accounting(result.manifest["inputs"], result.manifest.get("gates"))
 

@@ -193,8 +193,14 @@ def _show_totals(totals: pd.DataFrame, columns: list[str], title: str) -> None:
 
 
 def show_settlement(
-    frame: pd.DataFrame, totals: pd.DataFrame, out_dir: Path | None, notes: dict
+    frame: pd.DataFrame,
+    totals: pd.DataFrame,
+    out_dir: Path | None,
+    notes: dict,
+    segments: pd.DataFrame | None = None,
 ) -> None:
+    if segments is not None:
+        show_segments(segments)
     table = _table("Shared savings settlement")
     cols: list[tuple[str, JustifyMethod]] = [
         ("practice", "left"),
@@ -252,6 +258,45 @@ def show_settlement(
         out.print(f"  {key.replace('_', ' ')}: {value}")
     if out_dir is not None:
         out.print(f"Settlement and manifest written to [bold]{escape(str(out_dir))}[/]")
+
+
+def show_segments(segments: pd.DataFrame, shown_rows: int = 40) -> None:
+    """The budget of each practice and segment (settlement_segments.csv)."""
+    table = _table("Budget by segment (each practice's budget is the sum of its segments')")
+    cols: list[tuple[str, JustifyMethod]] = [
+        ("practice", "left"),
+        ("segment", "left"),
+        ("member months", "right"),
+        ("avg risk", "right"),
+        ("baseline risk", "right"),
+        ("risk ratio", "right"),
+        ("baseline PMPM", "right"),
+        ("budget PMPM", "right"),
+        ("budget", "right"),
+    ]
+    for name, justify in cols:
+        _column(table, name, justify)
+    shown = segments if len(segments) <= shown_rows else segments.head(shown_rows)
+    for row in _rows(shown):
+        capped = " (capped)" if row.risk_ratio_capped else ""
+        table.add_row(
+            str(row.practice_id),
+            str(row.segment),
+            f"{int(row.member_months):,}",
+            f"{row.avg_risk_score:.4f}",
+            f"{row.baseline_risk:.4f}",
+            f"{row.risk_ratio:.6f}{capped}",
+            dollars(row.baseline_pmpm_cents),
+            dollars(row.budget_pmpm_cents),
+            dollars(row.budget_cents),
+        )
+    if len(segments) > len(shown):
+        table.add_row(
+            "...",
+            f"{len(segments) - len(shown)} more rows in settlement_segments.csv",
+            *[""] * (len(cols) - 2),
+        )
+    out.print(table)
 
 
 def show_budget(practices: pd.DataFrame, build: pd.DataFrame, out_dir: Path, notes: dict) -> None:

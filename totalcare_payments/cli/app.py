@@ -363,6 +363,15 @@ def generate(
             help="Give the claims a paid_date (for a chain-ladder completion factor).",
         ),
     ] = False,
+    segments: Annotated[
+        str | None,
+        typer.Option(
+            "--segments",
+            help="Give attribution a segment column: the segments' names, comma-separated, "
+            "each optionally with its share of the members (aged_nondual=0.6,aged_dual=0.2,"
+            "disabled=0.15,esrd=0.05; equal shares where none is given).",
+        ),
+    ] = None,
 ) -> None:
     """Write a synthetic program (practices, attribution, risk scores, claims, quality).
 
@@ -375,9 +384,13 @@ def generate(
             raise InputError("--members and --members-per-practice must be at least 1")
         if fmt not in ("parquet", "csv"):
             raise InputError(f"--format must be parquet or csv, not '{fmt}'")
-        from ..generate import generate_program, write_program
+        from ..generate import generate_program, parse_segments, write_program
         from . import console
 
+        try:
+            shares = None if segments is None else parse_segments(segments)
+        except ValueError as exc:
+            raise InputError(f"--segments: {exc}") from None
         with console.progress() as step:
             step("Generating")
             tables = generate_program(
@@ -386,6 +399,7 @@ def generate(
                 year=year,
                 members_per_practice=members_per_practice,
                 paid_dates=paid_dates,
+                segments=shares,
             )
             step("Writing")
             paths = write_program(tables, out, fmt=fmt)

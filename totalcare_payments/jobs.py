@@ -239,8 +239,9 @@ def run_budget(
     """Budgets from history, end to end: each baseline year (a data folder or a loaded
     program) through attribution, risk, stop-loss and completion, the benchmark of every
     practice of the performance year's ``practices`` file, written as ``practices.csv``
-    (what the settlement reads) and ``budget_build.csv``/``.parquet`` (every step per
-    practice, segment and year), with the manifest."""
+    (what the settlement reads), ``baselines.csv`` (each practice's baseline per segment,
+    when the history has more than one segment) and ``budget_build.csv``/``.parquet``
+    (every step per practice, segment and year), with the manifest."""
     out = Path(out)
     check_destination(out, force)
     config.require_settlement()
@@ -271,9 +272,12 @@ def run_budget(
 
     def fill(folder: Path) -> None:
         written = write_table(budget.practices, folder, "practices", parquet=False)
+        rows = {"practices": len(budget.practices), "budget_build": len(budget.build)}
+        if budget.baselines is not None:
+            written += write_table(budget.baselines, folder, "baselines", parquet=False)
+            rows["baselines"] = len(budget.baselines)
         written += write_table(budget.build, folder, "budget_build")
         written += write_table(rejects, folder, "rejects", parquet=False)
-        rows = {"practices": len(budget.practices), "budget_build": len(budget.build)}
         manifest["outputs"] = {
             p.name: {"sha256": file_sha256(p), "rows": rows.get(p.stem, len(rejects))}
             for p in written

@@ -289,7 +289,9 @@ def budget(
     stop-loss truncation, completion); the years are restated at the last year's risk,
     trended to it, weighted ([budget] year_weights), optionally blended with a reference
     cost. Writes practices.csv (baseline_pmpm, baseline_risk: what settle reads),
-    budget_build.csv/.parquet (every step per practice, segment and year) and a manifest.
+    baselines.csv (the baseline of each practice and segment, when attribution carries
+    more than one segment: settle --baselines budgets each apart), budget_build.csv/.parquet
+    (every step per practice, segment and year) and a manifest.
     """
     with boundary():
         folders: dict[int, Path] = {}

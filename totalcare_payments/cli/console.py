@@ -314,30 +314,42 @@ def show_budget(practices: pd.DataFrame, build: pd.DataFrame, out_dir: Path, not
         _column(table, name, justify)
     last = build[build["year"] == notes["baseline_year"]]
     months = build.groupby("practice_id", sort=False)["member_months"].sum()
-    shown = last if len(last) <= 40 else last.head(40)
-    tiers = dict(zip(practices["practice_id"], practices["tier"], strict=True))
+    # the segments' historical PMPM mixed by their shares (one segment: its own)
+    historical = (
+        (last["historical_pmpm"] * last["segment_share"])
+        .groupby(last["practice_id"], sort=False)
+        .sum()
+    )
+    shown = practices if len(practices) <= 40 else practices.head(40)
     for row in _rows(shown):
         table.add_row(
             str(row.practice_id),
-            str(tiers[row.practice_id]),
+            str(row.tier),
             f"{int(months[row.practice_id]):,}",
-            f"{row.historical_pmpm:,.2f}",
+            f"{historical[row.practice_id]:,.2f}",
             dollars(row.baseline_pmpm_cents),
             f"{row.baseline_risk:.4f}",
         )
-    if len(last) > len(shown):
+    if len(practices) > len(shown):
         table.add_row(
-            "...", f"{len(last) - len(shown)} more practices in practices.csv", "", "", "", ""
+            "...", f"{len(practices) - len(shown)} more practices in practices.csv", "", "", "", ""
         )
     out.print(table)
+    segments = notes.get("segments", [])
+    if len(segments) > 1:
+        out.print(
+            f"  {len(segments)} segments ({', '.join(segments)}): each practice's baseline "
+            "above is its segments' mixed by the last baseline year's member months; "
+            "baselines.csv has each segment's (settle --baselines budgets them apart)"
+        )
     out.print(
         f"  baseline year for the settlement: {notes['baseline_year']} "
         "(set \\[settlement] baseline_year to it)"
     )
-    out.print(
-        f"practices.csv (what settle reads), budget_build.csv and manifest written to "
-        f"[bold]{escape(str(out_dir))}[/]"
-    )
+    written = "practices.csv (what settle reads), "
+    if len(segments) > 1:
+        written += "baselines.csv, "
+    out.print(f"{written}budget_build.csv and manifest written to [bold]{escape(str(out_dir))}[/]")
 
 
 def interrupted() -> None:

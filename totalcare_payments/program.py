@@ -104,7 +104,9 @@ class Program:
         key = ("risk_totals", tuple(int(p) for p in mm.periods), terms.model_dump_json())
         return self._once(key, lambda: risk_totals(mm, scores))
 
-    def segment_totals(self, mm: MemberMonths, scores: MemberScores, terms: RiskTerms) -> RiskTotals:
+    def segment_totals(
+        self, mm: MemberMonths, scores: MemberScores, terms: RiskTerms
+    ) -> RiskTotals:
         """``risk.segment_totals`` of these member-months (once per months and risk terms)."""
         key = ("segment_totals", tuple(int(p) for p in mm.periods), terms.model_dump_json())
         return self._once(key, lambda: segment_totals(mm, scores))
@@ -296,9 +298,9 @@ def load_program(
     practices' baseline columns and attribution's segments (a month's CCF reads none of
     these, so a problem there never stops its fees); ``with_quality`` the quality file;
     ``with_baselines`` (a settlement) the baselines per practice and segment, when the
-    folder has them (a file named by ``baselines`` is read in any case). Raises ``InputError`` listing every
-    file-level problem (missing files and columns) at once. ``ahead``: a read-ahead
-    already decoding some of these files.
+    folder has them (a file named by ``baselines`` is read in any case). Raises
+    ``InputError`` listing every file-level problem (missing files and columns) at once.
+    ``ahead``: a read-ahead already decoding some of these files.
     """
     folder = Path(data_dir) if data_dir is not None else Path(".")
     specs: list[tuple[str, TableSpec, str | Path | None]] = [

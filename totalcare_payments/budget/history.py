@@ -116,18 +116,10 @@ class Budget:
     build: pd.DataFrame  # one row per practice, segment and baseline year: every step
     baseline_year: int  # the last baseline year: the settlement's baseline_year
     notes: dict[str, object]
-    # with more than one segment: each practice's baseline per segment (BASELINES_COLUMNS)
+    # with more than one segment: each practice's baseline per segment, the table a
+    # settlement reads (``inputs.schema.BASELINES``): practice_id, segment,
+    # baseline_pmpm_cents, baseline_risk, baseline_member_months
     baselines: pd.DataFrame | None = None
-
-
-#: The baselines table a settlement reads (``inputs.schema.BASELINES``), as built.
-BASELINES_COLUMNS = [
-    "practice_id",
-    "segment",
-    "baseline_pmpm_cents",
-    "baseline_risk",
-    "baseline_member_months",
-]
 
 
 def _trend(terms: BudgetTerms, years: list[int], segments: list[str]) -> np.ndarray:

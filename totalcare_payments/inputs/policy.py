@@ -36,7 +36,15 @@ EVERY_ROW_COUNTS = ("practices", "baselines")
 #: The order problems are reported in: a table before the tables that refer to it, so a
 #: whole-file failure (every practice's tier unknown) comes before the cascade it causes
 #: (every attribution row naming a practice that is no longer there).
-TABLE_ORDER = ("practices", "baselines", "attribution", "risk_scores", "claims", "quality", "practice_summary")
+TABLE_ORDER = (
+    "practices",
+    "baselines",
+    "attribution",
+    "risk_scores",
+    "claims",
+    "quality",
+    "practice_summary",
+)
 
 
 def rejection_problems(rejects: pd.DataFrame, paths: dict[str, Path]) -> list[Problem]:

@@ -119,7 +119,9 @@ SEGMENT_COLUMNS = [
 ]
 
 
-def trend_factor(terms: SettlementTerms, year: int, segments: np.ndarray | None = None) -> np.ndarray:
+def trend_factor(
+    terms: SettlementTerms, year: int, segments: np.ndarray | None = None
+) -> np.ndarray:
     """(1 + annual_trend) ^ (year - baseline_year), to 6 places; per segment with
     ``annual_trend_by_segment`` overriding the rate for the segments it lists."""
     years = year - terms.baseline_year
@@ -409,13 +411,16 @@ def segment_budgets(
     )
 
 
-def budget_from_segments(rows: pd.DataFrame, segments: pd.DataFrame, row: np.ndarray) -> pd.DataFrame:
+def budget_from_segments(
+    rows: pd.DataFrame, segments: pd.DataFrame, row: np.ndarray
+) -> pd.DataFrame:
     """Steps 2-4 of practice rows from their segments' (``segment_budgets``): budget = the
     sum of the segments' budgets, exactly. The practice's other columns say the same at
     the performance year's segment mix: baseline_pmpm and baseline_risk weighted by the
-    segments' member months, risk_ratio and trend_factor weighted by the segments'
-    baseline cost (so budget_pmpm is baseline_pmpm x risk_ratio x trend_factor up to
-    rounding), budget_pmpm = budget / member_months to the cent. A practice with one
+    segments' member months, risk_ratio weighted by the segments' baseline cost
+    (baseline_pmpm x member_months) and trend_factor by that cost risk-adjusted (x the
+    risk ratio), so that budget_pmpm is baseline_pmpm x risk_ratio x trend_factor up to
+    rounding; budget_pmpm = budget / member_months to the cent. A practice with one
     segment takes its segment's figures as they are."""
     n = len(rows)
     segment_mm = segments["member_months"].to_numpy(dtype=np.int64)

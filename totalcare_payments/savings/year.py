@@ -378,7 +378,8 @@ def settle_year(year: PerformanceYear, configs: list[ProgramConfig]) -> tuple[pd
         msrs.append(msr)
         mlrs.append(mlr)
         if year.segments is not None:
-            trends.append(trend_factor(settlement_terms, year.year, year.segments["segment"].to_numpy()))
+            names = year.segments["segment"].to_numpy()
+            trends.append(trend_factor(settlement_terms, year.year, names))
     k = len(configs)
     rows = base if k == 1 else base.iloc[np.tile(np.arange(n), k)].reset_index(drop=True)
     t = stack_terms(terms)
@@ -419,7 +420,8 @@ def segment_settlement(year: PerformanceYear, config: ProgramConfig) -> pd.DataF
     if year.segments is None:
         return None
     t = row_terms(config, year.practices["tier"], year.year)
-    trend = trend_factor(config.require_settlement(), year.year, year.segments["segment"].to_numpy())
+    names = year.segments["segment"].to_numpy()
+    trend = trend_factor(config.require_settlement(), year.year, names)
     budgeted, _ = stacked_segments(year, t, [trend])
     order = np.lexsort(
         (budgeted["segment"].to_numpy(), budgeted["practice_id"].astype(str).to_numpy())

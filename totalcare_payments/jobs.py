@@ -41,7 +41,7 @@ from .periods import format_period, year_periods
 from .program import Program, load_program
 from .savings.summary import settle_summary
 from .savings.waterfall import Settlement
-from .savings.year import compute_settlement, performance_year
+from .savings.year import compute_settlement, performance_year, segment_settlement
 from .scenarios.bootstrap import bootstrap_chance
 from .scenarios.plan import ScenarioStudy, load_scenarios
 from .scenarios.settle import run_scenarios, tornado
@@ -404,6 +404,7 @@ def run_scenario_study(
         tornado=sensitivity,
         chance=chance,
         facts=facts,
+        segments=segment_settlement(performance, config),
     )
 
     manifest = base_manifest("scenarios", config)
@@ -426,6 +427,8 @@ def run_scenario_study(
     }
     if result.chance is not None:
         tables["chance"] = (result.chance.practices, False)
+    if result.segments is not None:  # the base terms' budget by practice and segment
+        tables["settlement_segments"] = (result.segments, False)
     tables["rejects"] = (rejects, False)
     documents = _document_writers(report_path, xlsx_path)
 

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from totalcare_payments.cli.app import app
 from totalcare_payments.program import program_from_frames
+from totalcare_payments.savings.year import compute_settlement
 
 SEGMENTS = ["aged_nondual", "esrd"]
 
@@ -174,3 +175,25 @@ def test_baselines_given_by_path_or_missing_columns(data: Path) -> None:
     code, out = settle(data, "--baselines", moved)
     assert code == 2
     assert "MISSING_COLUMN" in out and "missing column(s) baseline_risk" in out
+
+
+def test_segments_written_as_numbers_are_the_same_segments_as_text(data: Path) -> None:
+    """A feed that codes segments as numbers (1, 2) and a baselines file that writes them as
+    text are matched as text: "1" is segment 1."""
+    config = make_config()
+    attribution = pd.read_csv(data / "attribution.csv", dtype={"member_id": str})
+    numbered = attribution.assign(segment=(attribution["segment"] == "esrd").astype(int) + 1)
+    baselines = pd.read_csv(data / "baselines.csv", dtype=str)
+    baselines["segment"] = baselines["segment"].map({"aged_nondual": "1", "esrd": "2"})
+    program = program_from_frames(
+        config,
+        pd.read_csv(data / "practices.csv"),
+        numbered,
+        pd.read_csv(data / "risk_scores.csv"),
+        pd.read_csv(data / "claims.csv"),
+        pd.read_csv(data / "quality.csv"),
+        baselines=baselines,
+    )
+    assert program.member_months([674]).segments == ("1", "2")
+    settled = compute_settlement(program, config, 2026)
+    assert settled.segments is not None and set(settled.segments["segment"]) == {"1", "2"}

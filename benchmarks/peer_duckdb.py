@@ -18,18 +18,19 @@ The plans are lean (``EXPLAIN ANALYZE`` shows each):
   ``member_id``, ``practice_id`` and ``year_month``, and the month filter is pushed into it.
   Practice ids and months stay dictionary vectors from the Parquet pages to the group keys.
 * Settlement: attribution is folded once into one row per member and practice with a
-  12-bit mask of the months (``bit_or``), a tenth of the member-months; the claims
-  (``member_id``, ``claim_start_date``, ``paid_amount`` only) are probed into it and summed by
-  member and practice where the mask has the claim's month; the stop-loss takes the
-  members over the threshold from a group-by of those parts, joined back -- no window
-  function, and no member-month table is ever built.
+  12-bit mask of the months (``bit_or``), a tenth of the member-months, numbered 0, 1, 2, ...
+  The claims (``member_id``, ``claim_start_date``, ``paid_amount`` only) are probed into it
+  and summed by that number where the mask has the claim's month (a direct-addressed
+  table: DuckDB knows the number's range); the stop-loss takes the members over the
+  threshold from a group-by of those parts, joined back -- no window function over
+  members, and no member-month table is ever built.
 * ``full_year`` builds the member-practice fold once and derives both from it.
 
 DuckDB runs on all the machine's cores (``threads``), does not keep insertion order where
 nothing is ordered, and may address groups by their integer key directly
-(``perfect_ht_threshold``: DuckDB's own choice, made from the Parquet statistics of
-``member_id``, of a direct-addressed table instead of a hash table when the ids' range is
-small enough). Writes ``ccf.parquet`` and/or ``settlement.parquet`` into OUT_DIR
+(``perfect_ht_threshold``: DuckDB's own choice, made from the statistics of the keys --
+the Parquet statistics of ``member_id``, the fold's numbers -- of a direct-addressed table
+instead of a hash table when the keys' range is small enough). Writes ``ccf.parquet`` and/or ``settlement.parquet`` into OUT_DIR
 (``peers.CCF_COLUMNS``, ``peers.SETTLEMENT_COLUMNS``); prints one JSON line of timings.
 """
 
@@ -150,14 +151,18 @@ def ccf_sql(src: Sources, months: list[str]) -> str:
 
 def member_practices_sql(src: Sources, year: int) -> str:
     """One row per member and practice of the year: the months attributed there as a
-    12-bit mask, and their count (attribution has one row per member-month)."""
+    12-bit mask, and their count (attribution has one row per member-month); numbered
+    0, 1, 2, ... (``part``), a dense integer key whose range DuckDB knows."""
     months = [f"{year}-{m:02d}" for m in range(1, 13)]
     return f"""
-    SELECT member_id, practice_id,
-           bit_or(1::INTEGER << CAST(substr(year_month, 6, 2) AS INTEGER)) AS mask,
-           count(*) AS months
-    FROM {src.attribution} WHERE {month_filter(months)}
-    GROUP BY member_id, practice_id
+    SELECT (row_number() OVER ()) - 1 AS part, *
+    FROM (
+        SELECT member_id, practice_id,
+               bit_or(1::INTEGER << CAST(substr(year_month, 6, 2) AS INTEGER)) AS mask,
+               count(*) AS months
+        FROM {src.attribution} WHERE {month_filter(months)}
+        GROUP BY member_id, practice_id
+    )
     """
 
 
@@ -197,17 +202,17 @@ def settlement_sql(src: Sources, year: int) -> str:
     WITH summed AS (
         -- each member's claims at each practice: a claim counts in the month of its
         -- service date, where the member is attributed that month (the mask), in units;
-        -- grouped by the member-practice row, a dense integer key (a direct-addressed table)
-        SELECT m.rowid AS part, sum(units(c.paid_amount)) AS cost
+        -- grouped by the fold's row number (a direct-addressed table, not a hash table)
+        SELECT m.part, sum(units(c.paid_amount)) AS cost
         FROM {src.claims} c JOIN member_practices m USING (member_id)
         WHERE c.claim_start_date >= DATE '{year}-01-01'
           AND c.claim_start_date < DATE '{year + 1}-01-01'
           AND (m.mask >> month(c.claim_start_date)) & 1 = 1
-        GROUP BY m.rowid
+        GROUP BY m.part
     ),
     parts AS (
         SELECT m.member_id, m.practice_id, s.cost
-        FROM summed s JOIN member_practices m ON m.rowid = s.part
+        FROM summed s JOIN member_practices m USING (part)
     ),
     over_limit AS (
         -- members whose year passes the stop-loss: the excess is split over the practices

@@ -15,15 +15,16 @@ The plans (``LazyFrame.explain(engine="streaming")`` shows each):
   pushed into the scan; every query runs on the streaming engine, which works through the
   files in morsels on all cores and was measured here faster than the in-memory engine
   for every plan (and leaner).
-* CCF: one group-by by practice and month over attribution joined to the scores.
+* CCF: one group-by by practice and month over attribution joined to the scores, the
+  practice as its code in an ``Enum`` of the practice ids and the month a categorical.
 * Settlement: attribution is folded once into one row per member and practice, keyed by
-  one integer (``member_id x practices + practice code``; the code is the practice's place
-  in an ``Enum`` of the practice ids, so strings are never hashed per member-month) with a
-  12-bit mask of its months (``bitwise_or``). The claims are joined to it on ``member_id``,
-  kept where the mask has the claim's month and summed by that key; the stop-loss takes the
-  members over the threshold from a group-by of those parts, joined back (no window
-  function); a single integer key, because polars' joins and group-bys on several columns
-  go through a row encoding. ``full_year`` reuses the fold for the twelve months' CCF.
+  one integer (``member_id x practices + practice code``, the code being the practice's
+  place in the ``Enum``, so strings are never hashed per member-month) with a 12-bit mask
+  of its months (``bitwise_or``). The claims are joined to it on ``member_id``, kept where
+  the mask has the claim's month and summed by that key; the stop-loss takes the members
+  over the threshold from a group-by of those parts, joined back (no window function).
+  One integer key, because polars joins and groups on several columns through a row
+  encoding. ``full_year`` reuses the fold for the twelve months' CCF.
 
 Writes ``ccf.parquet`` and/or ``settlement.parquet`` into OUT_DIR (``peers.CCF_COLUMNS``,
 ``peers.SETTLEMENT_COLUMNS``); prints one JSON line of timings.
@@ -155,9 +156,15 @@ def ccf(src: Inputs, months: list[str]) -> pl.LazyFrame:
     lines = (
         src.scan("attribution")
         .filter(month_filter(months))
+        # the keys as categoricals (the practice's Enum code): 100 MB less at 1M members
+        .with_columns(
+            practice_id=pl.col("practice_id").cast(src.practice_ids),
+            year_month=pl.col("year_month").cast(pl.Categorical),
+        )
         .join(src.scores(), on="member_id", how="left")
         .group_by("practice_id", "year_month")
         .agg(members=pl.len(), total=pl.col("score").fill_null(src.t.default_score).sum())
+        .with_columns(pl.col("practice_id", "year_month").cast(pl.String))
     )
     return rated(lines, src)
 

@@ -565,12 +565,21 @@ def _plain(value: object) -> object:
 
 def engine_fingerprint() -> str:
     """sha256 of the package's source files, to tie the figures to the code they measured."""
+    package = ROOT / "totalcare_payments"
+    return _fingerprint(package, sorted([*package.rglob("*.py"), *package.rglob("*.toml")]))
+
+
+def peers_fingerprint() -> str:
+    """sha256 of this script and the peer scripts: the peers' code the figures measured."""
+    return _fingerprint(BENCH, sorted([BENCH / "peers.py", *BENCH.glob("peer_*.py")]))
+
+
+def _fingerprint(base: Path, paths: list[Path]) -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    package = ROOT / "totalcare_payments"
-    for path in sorted([*package.rglob("*.py"), *package.rglob("*.toml")]):
-        name = path.relative_to(package).as_posix()
+    for path in paths:
+        name = path.relative_to(base).as_posix()
         digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
@@ -846,6 +855,7 @@ def main(argv: list[str] | None = None) -> int:
         "(user + sys of the process, from wait4): the lowest of the runs; peak RSS (the "
         "process's ru_maxrss): the highest of the runs",
         "engine_source_sha256": source_after,
+        "peers_source_sha256": peers_fingerprint(),
         "engine_source_changed_during_runs": source_after != source_before,
         "machine": machine(),
         "load_average_1_5_15": {

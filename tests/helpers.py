@@ -244,6 +244,36 @@ stop_losses = st.one_of(
 )
 
 
+PROPERTY_SEGMENTS = ["s1", "s2", "s3"]
+
+
+@st.composite
+def segmented_programs(draw: st.DrawFn, max_members: int = 10) -> dict[str, pd.DataFrame]:
+    """``member_level_programs`` whose attribution rows carry a segment (drawn row by row,
+    so members change segment from month to month), with a baselines table: a baseline
+    PMPM and risk for every practice and segment."""
+    tables = draw(member_level_programs(max_members))
+    attribution = tables["attribution"]
+    segments = draw(
+        st.lists(
+            st.sampled_from(PROPERTY_SEGMENTS), min_size=len(attribution), max_size=len(attribution)
+        )
+    )
+    practices = tables["practices"]["practice_id"].tolist()
+    cells = [(p, s) for p in practices for s in PROPERTY_SEGMENTS]
+    pmpm = draw(st.lists(st.integers(10_000, 900_000), min_size=len(cells), max_size=len(cells)))
+    risk = draw(st.lists(st.integers(3_000, 30_000), min_size=len(cells), max_size=len(cells)))
+    baselines = pd.DataFrame(
+        {
+            "practice_id": [p for p, _ in cells],
+            "segment": [s for _, s in cells],
+            "baseline_pmpm": np.array(pmpm) / 100,
+            "baseline_risk": np.array(risk) / 10_000,
+        }
+    )
+    return {**tables, "attribution": attribution.assign(segment=segments), "baselines": baselines}
+
+
 # ---- the payment ledger on both databases -------------------------------------------------------
 
 #: The PostgreSQL server the ledger tests run on (a URL; .ci/run starts one and sets it).
@@ -345,5 +375,3 @@ def restated_feed(root: Path, month: str) -> Path:
         risk_scores=_restated_scores(month),
         practices=_restated_practices(month),
     )
-
-

@@ -9,8 +9,17 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from typer.testing import CliRunner
 
-from totalcare_payments.generate import TABLE_NAMES, TIERS, generate_program, write_program
+from totalcare_payments.cli.app import app
+from totalcare_payments.generate import (
+    SEGMENT_CHANGE_RATE,
+    TABLE_NAMES,
+    TIERS,
+    generate_program,
+    parse_segments,
+    write_program,
+)
 
 MEMBERS = 5_000
 PER_PRACTICE = 50  # 100 practices, so practice-level rates are measurable
@@ -234,10 +243,6 @@ def test_year_is_an_argument() -> None:
 
 def test_sample_data_is_what_its_readme_command_makes(tmp_path):
     """sample_data/README.md names the command that made the sample program."""
-    from typer.testing import CliRunner
-
-    from totalcare_payments.cli.app import app
-
     sample = Path(__file__).resolve().parent.parent / "sample_data"
     args = [
         "generate",
@@ -279,3 +284,55 @@ def test_paid_dates_are_an_added_column_and_change_nothing_else(tmp_path: Path) 
     assert _digests(write_program(paid, tmp_path / "a")) == _digests(
         write_program(again, tmp_path / "b")
     )
+
+
+def test_segments_are_an_added_column_and_change_nothing_else(tmp_path: Path) -> None:
+    shares = parse_segments("aged_nondual=0.6,aged_dual=0.2,disabled=0.15,esrd=0.05")
+    assert shares == {"aged_nondual": 0.6, "aged_dual": 0.2, "disabled": 0.15, "esrd": 0.05}
+    plain = generate_program(20_000, seed=5, members_per_practice=2_000)
+    with_segments = generate_program(20_000, seed=5, members_per_practice=2_000, segments=shares)
+    for name in TABLE_NAMES:
+        if name != "attribution":
+            assert with_segments[name].equals(plain[name]), name
+    attribution = with_segments["attribution"]
+    assert attribution.drop_columns(["segment"]).equals(plain["attribution"])
+    assert attribution.schema.field("segment").type == pa.string()
+    frame = attribution.to_pandas()
+    # each member's first month's segment follows the shares (20,000 draws: within 1.5 points)
+    first = frame.groupby("member_id")["segment"].first().value_counts(normalize=True)
+    for name, share in shares.items():
+        assert abs(first[name] - share) < 0.015, (name, first[name])
+    # SEGMENT_CHANGE_RATE of the members move once, to another segment, in a later month
+    per_member = frame.groupby("member_id")["segment"]
+    moved = per_member.nunique()
+    assert set(moved.unique()) <= {1, 2}
+    assert abs((moved == 2).mean() - SEGMENT_CHANGE_RATE) < 0.006
+    changes = (frame["segment"] != per_member.shift()) & frame["member_id"].duplicated()
+    assert changes.sum() == (moved == 2).sum()  # one change per moving member, never back
+    assert (frame.loc[changes, "year_month"] > "2026-01").all()
+    # names alone: equal shares; the same seed gives the same bytes
+    equal = generate_program(2_000, seed=5, segments=["a", "b"])
+    again = generate_program(2_000, seed=5, segments={"a": 1.0, "b": 1.0})
+    assert _digests(write_program(equal, tmp_path / "a")) == _digests(
+        write_program(again, tmp_path / "b")
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a,,b", "without a name"),
+        ("a,a", "named twice"),
+        ("a=0.5,b", "every segment a share, or none"),
+        ("a=x", "is not a number"),
+        ("a=0,b=1", "positive number"),
+    ],
+)
+def test_generate_segments_option_errors(text: str, message: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_segments(text)
+    result = CliRunner().invoke(
+        app, ["generate", "--members", "10", "--segments", text, "--out", str(tmp_path / "g")]
+    )
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "g").exists()

@@ -7,7 +7,7 @@ member's practice in a month is one lookup in a dense ``members x months`` array
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -21,6 +21,8 @@ from .periods import month_index
 from .reasons import Reason
 
 NO_PRACTICE = -1
+#: The one segment of a program whose attribution carries none: the practice as a whole.
+ONE_SEGMENT = "all"
 # Integer ids spanning at most this many times the number of rows get a direct lookup
 # table instead of hashing.
 _DENSE_SPAN = 8
@@ -118,8 +120,10 @@ def link_attribution(attribution: Table, practices: Table) -> tuple[Table, Membe
     member attributed to two practices in one month (CONFLICTING_ATTRIBUTION); a
     member-month repeated at the same practice, after its first row
     (DUPLICATE_MEMBER_MONTH). The linked frame keeps ``member_code``, ``practice_code``
-    and ``period``; ``MemberIndex.ids`` turns codes back into member ids. Returns the
-    linked table and the program's members.
+    and ``period``, and ``segment`` when the file has one (a Categorical whose categories
+    are the segments' names as text, sorted: its codes are the segment codes);
+    ``MemberIndex.ids`` turns codes back into member ids. Returns the linked table and the
+    program's members.
     """
     frame = attribution.frame
     practice = codes_in(frame["practice_id"], pd.Index(practices.frame["practice_id"]))
@@ -171,18 +175,30 @@ def link_attribution(attribution: Table, practices: Table) -> tuple[Table, Membe
         )
     keep = slice(None) if not repeated.any() else ~(conflict | duplicate)
     # from here on attribution is (member_code, practice_code, period), with its row numbers
-    linked = attribution.with_frame(
-        pd.DataFrame(
-            {
-                "member_code": member[keep],
-                "practice_code": practice[keep],
-                "period": period[keep],
-            },
-            index=frame.index[keep],
-            copy=False,
-        )
-    )
+    columns: dict[str, Any] = {
+        "member_code": member[keep],
+        "practice_code": practice[keep],
+        "period": period[keep],
+    }
+    if "segment" in frame.columns:
+        columns["segment"] = segment_labels(frame["segment"])[keep]
+    linked = attribution.with_frame(pd.DataFrame(columns, index=frame.index[keep], copy=False))
     return linked, members
+
+
+def segment_labels(values: pd.Series) -> pd.Categorical:
+    """Segment values as a Categorical of their text, categories sorted: the same segment
+    written ``1`` in one file and ``"1"`` in another is one segment. Works once per
+    distinct value."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, uniques = values.array.codes, pd.Index(values.cat.categories)
+    else:
+        codes, uniques = pd.factorize(values, sort=False)
+        uniques = pd.Index(uniques)
+    text = uniques.astype(str)
+    names = pd.Index(sorted(set(text)))
+    lookup = np.append(names.get_indexer(text), -1)  # code -1 (empty) stays -1
+    return pd.Categorical.from_codes(lookup[codes], categories=names, validate=False)
 
 
 @dataclass(frozen=True)
@@ -200,6 +216,10 @@ class MemberMonths:
     practice: np.ndarray
     month: np.ndarray
     use: TableUse | None = None  # what was used of the attribution table
+    # the member's segment in each entry's month (codes into ``segments``); None: one
+    # segment, ``ONE_SEGMENT``
+    segment: np.ndarray | None = None
+    segments: tuple[str, ...] = (ONE_SEGMENT,)
 
     @property
     def n_members(self) -> int:
@@ -213,12 +233,35 @@ class MemberMonths:
     def n_months(self) -> int:
         return len(self.periods)
 
+    @property
+    def n_segments(self) -> int:
+        return len(self.segments)
+
+    def segment_codes(self, part: slice = slice(None)) -> np.ndarray:
+        """Each entry's segment code (all 0 with one segment)."""
+        if self.segment is None:
+            return np.zeros(len(self.member[part]), dtype=np.int8)
+        return self.segment[part]
+
     def practice_grid(self) -> np.ndarray:
         """Dense ``(members, months)`` array of practice codes, ``NO_PRACTICE`` where unattributed.
 
         Stored month by month (a Fortran-ordered view): each month's column is contiguous,
         so work that walks claims in date order stays within one month's memory.
         """
+        return self._grid(lambda block: self.practice[block])
+
+    def practice_segment_grid(self) -> np.ndarray:
+        """``practice_grid`` with each cell's practice and segment as one code,
+        practice x n_segments + segment (``NO_PRACTICE`` where unattributed)."""
+
+        def code(block: slice) -> np.ndarray:
+            cell = self.practice[block].astype(np.int32) * self.n_segments
+            return cell + self.segment_codes(block)
+
+        return self._grid(code)
+
+    def _grid(self, values: Callable[[slice], np.ndarray]) -> np.ndarray:
         by_month = np.full((self.n_months, self.n_members), NO_PRACTICE, dtype=np.int32)
         cells = by_month.reshape(-1)
         for start in range(0, len(self.member), ROWS_PER_SLICE):  # slices, not entries
@@ -226,7 +269,7 @@ class MemberMonths:
             cell = self.month[block].astype(np.intp)
             cell *= self.n_members
             cell += self.member[block]
-            cells[cell] = self.practice[block]
+            cells[cell] = values(block)
         return by_month.T
 
     def attributed(self) -> np.ndarray:
@@ -252,6 +295,12 @@ def attributed_member_months(
     n_inside = int(inside.sum())
     use = TableUse.of(attribution.name, n_inside, {Reason.OUTSIDE_PERIOD: len(month) - n_inside})
     take = slice(None) if n_inside == len(month) else inside
+    segment: np.ndarray | None = None
+    segments: tuple[str, ...] = (ONE_SEGMENT,)
+    if "segment" in frame.columns:
+        labels = frame["segment"].array
+        segment = np.asarray(labels.codes)[take]
+        segments = tuple(str(name) for name in labels.categories)
     return MemberMonths(
         member_ids=members.ids,
         practice_ids=pd.Index(practices.frame["practice_id"]),
@@ -260,4 +309,6 @@ def attributed_member_months(
         practice=frame["practice_code"].to_numpy()[take],
         month=month[take],
         use=use,
+        segment=segment,
+        segments=segments,
     )

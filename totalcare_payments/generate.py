@@ -76,6 +76,15 @@ Claims (one row per claim line, paid dollars)
     own random stream (seed, ``PAID_DATE_STREAM``), so the other tables and columns are
     the same with or without paid dates.
 
+Segments (only when asked for: ``segments=...``, ``generate --segments``)
+    Attribution gains a ``segment`` column: each member is drawn into one of the segments
+    named, with the shares given (equal shares by default), and ``SEGMENT_CHANGE_RATE``
+    (2%) of members move once to another segment, from a month uniform over
+    February..December (as a Medicare beneficiary becomes dual-eligible or starts
+    dialysis). The segment is a label only: costs and scores do not depend on it. The
+    draws come from their own random stream (seed, ``SEGMENT_STREAM``), so every other
+    table and column is the same with or without segments.
+
 Quality (one row per practice)
     ``quality_score`` ~ Beta(14, 4) (mean 0.78, mostly 0.6-0.95) plus a tier
     effect of -0.03 / 0 / +0.03 for Developing / Established / Advanced,
@@ -91,6 +100,7 @@ needed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +141,8 @@ PAID_LAG_MEDIAN_DAYS = 21.0
 PAID_LAG_SIGMA = 0.8
 PAID_LAG_MAX_DAYS = 365
 PAID_DATE_STREAM = 18  # the paid dates' own random stream: default_rng([seed, 18])
+SEGMENT_CHANGE_RATE = 0.02
+SEGMENT_STREAM = 19  # the segments' own random stream: default_rng([seed, 19])
 
 QUALITY_GATE_STANDARD = 0.65
 BASELINE_PMPM = 400.0
@@ -243,6 +255,7 @@ def generate_program(
     year: int = 2026,
     members_per_practice: int = 1000,
     paid_dates: bool = False,
+    segments: Mapping[str, float] | Sequence[str] | None = None,
 ) -> dict[str, pa.Table]:
     """Build a synthetic program of ``members`` members for calendar ``year``.
 
@@ -257,6 +270,9 @@ def generate_program(
         ``max(1, round(members / members_per_practice))``.
     paid_dates: give the claims a ``paid_date`` column (for a chain-ladder completion
         factor); the other tables and columns are the same either way.
+    segments: give attribution a ``segment`` column: the segments' names, or their names
+        and shares of the members (scaled to sum to 1); the other tables and columns are
+        the same either way.
     """
     if members < 1:
         raise ValueError("members must be at least 1.")
@@ -278,6 +294,11 @@ def generate_program(
     quality = _quality(rng, year, practices)
     if paid_dates:  # their own stream: every other draw is as without them
         claims = _with_paid_dates(np.random.default_rng([seed, PAID_DATE_STREAM]), claims)
+    if segments is not None:  # their own stream too
+        shares = segments if isinstance(segments, Mapping) else dict.fromkeys(segments, 1.0)
+        attribution = _with_segments(
+            np.random.default_rng([seed, SEGMENT_STREAM]), attribution, start, end, shares
+        )
     return {
         "practices": practices,
         "attribution": attribution,
@@ -413,6 +434,67 @@ def _spans(
     return start, end, first, second, switch_month
 
 
+def _member_months(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each attributed member-month's member and month (0..11), by member then month."""
+    months = (end - start + 1).astype(np.int64)
+    member = np.repeat(np.arange(len(months), dtype=np.int32), months)
+    offsets = np.cumsum(months) - months
+    month = (np.arange(len(member), dtype=np.int64) - np.repeat(offsets, months)).astype(np.int8)
+    month += np.repeat(start, months)
+    return member, month
+
+
+def parse_segments(text: str) -> dict[str, float]:
+    """``"a,b,c"`` (equal shares) or ``"a=0.6,b=0.3,c=0.1"`` as {segment: share}."""
+    items = text.split(",")
+    with_share = ["=" in item for item in items]
+    if any(with_share) and not all(with_share):
+        raise ValueError("give every segment a share, or none")
+    shares: dict[str, float] = {}
+    for item in items:
+        name, sep, share = (part.strip() for part in item.partition("="))
+        if not name:
+            raise ValueError(f"a segment without a name in '{text}'")
+        if name in shares:
+            raise ValueError(f"segment '{name}' is named twice")
+        try:
+            value = float(share) if sep else 1.0
+        except ValueError:
+            raise ValueError(f"the share of '{name}' is not a number: '{share}'") from None
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(f"the share of '{name}' must be a positive number, not {share}")
+        shares[name] = value
+    return shares
+
+
+def _with_segments(
+    rng: np.random.Generator,
+    attribution: pa.Table,
+    start: np.ndarray,
+    end: np.ndarray,
+    shares: Mapping[str, float],
+) -> pa.Table:
+    """Attribution with each member-month's ``segment``: one draw per member by the shares,
+    and a few members moving once to another segment (see the module docstring)."""
+    names = list(shares)
+    if not names:
+        raise ValueError("segments must name at least one segment")
+    p = np.array([shares[n] for n in names], dtype=np.float64)
+    if not (np.all(np.isfinite(p)) and np.all(p > 0)):
+        raise ValueError("segment shares must be positive numbers")
+    members, n_seg = len(start), len(names)
+    first = rng.choice(n_seg, size=members, p=p / p.sum()).astype(np.int32)
+    moves = (rng.random(members) < SEGMENT_CHANGE_RATE) & (n_seg > 1)
+    move_month = rng.integers(1, 12, size=members, dtype=np.int8)  # February..December
+    second = (first + rng.integers(1, max(n_seg, 2), size=members, dtype=np.int32)) % n_seg
+    member, month = _member_months(start, end)
+    moved = moves[member] & (month >= move_month[member])
+    segment = np.where(moved, second[member], first[member])
+    labels = pa.array(names, pa.string())
+    column = pc.take(labels, pa.array(segment, pa.int32()))
+    return attribution.append_column(pa.field("segment", pa.string()), column)
+
+
 def _attribution(
     year: int,
     practice_ids: pa.Array,
@@ -424,10 +506,7 @@ def _attribution(
 ) -> pa.Table:
     """Member-month rows, by member then month: np.repeat over each member's span."""
     months = (end - start + 1).astype(np.int64)
-    member = np.repeat(np.arange(len(months), dtype=np.int32), months)
-    offsets = np.cumsum(months) - months
-    month = (np.arange(len(member), dtype=np.int64) - np.repeat(offsets, months)).astype(np.int8)
-    month += np.repeat(start, months)
+    member, month = _member_months(start, end)
     switched = month >= np.repeat(switch_month, months)
     practice = np.where(switched, np.repeat(second, months), np.repeat(first, months))
     labels = pa.array([f"{year:04d}-{m:02d}" for m in range(1, 13)], pa.string())

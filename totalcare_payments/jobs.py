@@ -45,7 +45,7 @@ from .periods import format_period, parse_year_month, year_periods
 from .program import Program, load_program
 from .savings.summary import settle_summary
 from .savings.waterfall import Settlement
-from .savings.year import compute_settlement, performance_year
+from .savings.year import compute_settlement, performance_year, segment_settlement
 from .scenarios.bootstrap import bootstrap_chance
 from .scenarios.plan import ScenarioStudy, load_scenarios
 from .scenarios.settle import run_scenarios, tornado
@@ -98,6 +98,7 @@ def _program(
     *,
     with_claims: bool = False,
     with_quality: bool = False,
+    with_baselines: bool = False,
     paths: dict[str, str | Path | None] | None = None,
     ahead: ReadAhead | None = None,
 ) -> Program:
@@ -108,6 +109,7 @@ def _program(
         config,
         with_claims=with_claims,
         with_quality=with_quality,
+        with_baselines=with_baselines,
         ahead=ahead,
         **(paths or {}),
     )
@@ -197,7 +199,13 @@ def run_settlement(
         if data is None:
             raise InputError("give a data folder (--data) or a practice summary (--summary)")
         program = _program(
-            data, config, with_claims=True, with_quality=True, paths=paths, ahead=ahead
+            data,
+            config,
+            with_claims=True,
+            with_quality=True,
+            with_baselines=True,
+            paths=paths,
+            ahead=ahead,
         )
         progress("Settling")
         gates = require_passed(empty_tables(program.tables(), config.checks))
@@ -220,6 +228,8 @@ def run_settlement(
     manifest["control_totals"] = totals_json(settlement.control_totals)
     progress("Writing settlement")
     frames = {"settlement": settlement.practices, "control_totals": settlement.control_totals}
+    if settlement.segments is not None:  # the budget of each practice and segment
+        frames["settlement_segments"] = settlement.segments
     if settlement.completion is not None:  # the chain ladder's triangle and factors
         frames["completion_triangle"] = settlement.completion.triangle()
         frames["completion_factors"] = settlement.completion.factors()
@@ -244,8 +254,9 @@ def run_budget(
     """Budgets from history, end to end: each baseline year (a data folder or a loaded
     program) through attribution, risk, stop-loss and completion, the benchmark of every
     practice of the performance year's ``practices`` file, written as ``practices.csv``
-    (what the settlement reads) and ``budget_build.csv``/``.parquet`` (every step per
-    practice, segment and year), with the manifest."""
+    (what the settlement reads), ``baselines.csv`` (each practice's baseline per segment,
+    when the history has more than one segment) and ``budget_build.csv``/``.parquet``
+    (every step per practice, segment and year), with the manifest."""
     out = Path(out)
     check_destination(out, force)
     config.require_settlement()
@@ -276,9 +287,12 @@ def run_budget(
 
     def fill(folder: Path) -> None:
         written = write_table(budget.practices, folder, "practices", parquet=False)
+        rows = {"practices": len(budget.practices), "budget_build": len(budget.build)}
+        if budget.baselines is not None:
+            written += write_table(budget.baselines, folder, "baselines", parquet=False)
+            rows["baselines"] = len(budget.baselines)
         written += write_table(budget.build, folder, "budget_build")
         written += write_table(rejects, folder, "rejects", parquet=False)
-        rows = {"practices": len(budget.practices), "budget_build": len(budget.build)}
         manifest["outputs"] = {
             p.name: {"sha256": file_sha256(p), "rows": rows.get(p.stem, len(rejects))}
             for p in written
@@ -357,7 +371,7 @@ def run_scenario_study(
 
     progress("Reading inputs")
     start = time.perf_counter()
-    program = _program(data, config, with_claims=True, with_quality=True)
+    program = _program(data, config, with_claims=True, with_quality=True, with_baselines=True)
     timings["read_inputs"] = time.perf_counter() - start
     progress("Member-level work (attribution, risk, claims)")
     start = time.perf_counter()
@@ -405,6 +419,7 @@ def run_scenario_study(
         tornado=sensitivity,
         chance=chance,
         facts=facts,
+        segments=segment_settlement(performance, config),
     )
 
     manifest = base_manifest("scenarios", config)
@@ -427,6 +442,8 @@ def run_scenario_study(
     }
     if result.chance is not None:
         tables["chance"] = (result.chance.practices, False)
+    if result.segments is not None:  # the base terms' budget by practice and segment
+        tables["settlement_segments"] = (result.segments, False)
     tables["rejects"] = (rejects, False)
     documents = _document_writers(report_path, xlsx_path)
 

@@ -24,7 +24,14 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from .attribution import MemberIndex, MemberMonths, attributed_member_months, link_attribution
+from .attribution import (
+    MemberIndex,
+    MemberMonths,
+    attributed_member_months,
+    codes_in,
+    link_attribution,
+    segment_labels,
+)
 from .config import ColumnFormat, ProgramConfig, RiskTerms
 from .errors import InputError, Problem
 from .inputs import schema
@@ -35,7 +42,7 @@ from .inputs.read import read_table
 from .inputs.readahead import ReadAhead
 from .inputs.schema import TableSpec, find_table
 from .reasons import Reason
-from .risk import MemberScores, RiskTotals, member_scores, risk_totals
+from .risk import MemberScores, RiskTotals, member_scores, risk_totals, segment_totals
 
 T = TypeVar("T")
 
@@ -45,9 +52,10 @@ class Program:
     """A program's input tables, checked and linked. ``claims`` and ``quality`` are only
     read by the jobs that need them.
 
-    Linked, ``attribution`` holds ``member_code``, ``practice_code`` and ``period``;
-    ``risk_scores`` gains ``member_code``; ``claims`` holds ``member_code``, ``period``
-    and ``paid_amount``. ``members`` turns member codes back into ids.
+    Linked, ``attribution`` holds ``member_code``, ``practice_code`` and ``period`` (and
+    ``segment``, when the file has one); ``risk_scores`` gains ``member_code``; ``claims``
+    holds ``member_code``, ``period`` and ``paid_amount``. ``members`` turns member codes
+    back into ids. ``baselines``, when given, are the practices' baselines per segment.
     """
 
     practices: Table
@@ -60,13 +68,21 @@ class Program:
     # practice's latest row, for coding), with ``practice_code``, ``effective_from_period``
     # and ``effective_to_period`` (-1: open)
     practice_rows: Table | None = None
+    baselines: Table | None = None
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
 
     def tables(self) -> list[Table]:
         practices = self.practices if self.practice_rows is None else self.practice_rows
         return [
             t
-            for t in (practices, self.attribution, self.risk_scores, self.claims, self.quality)
+            for t in (
+                practices,
+                self.baselines,
+                self.attribution,
+                self.risk_scores,
+                self.claims,
+                self.quality,
+            )
             if t is not None
         ]
 
@@ -113,6 +129,13 @@ class Program:
         """``risk.risk_totals`` of these member-months (once per months and risk terms)."""
         key = ("risk_totals", tuple(int(p) for p in mm.periods), terms.model_dump_json())
         return self._once(key, lambda: risk_totals(mm, scores))
+
+    def segment_totals(
+        self, mm: MemberMonths, scores: MemberScores, terms: RiskTerms
+    ) -> RiskTotals:
+        """``risk.segment_totals`` of these member-months (once per months and risk terms)."""
+        key = ("segment_totals", tuple(int(p) for p in mm.periods), terms.model_dump_json())
+        return self._once(key, lambda: segment_totals(mm, scores))
 
     def months_and_scores(
         self, periods: Iterable[int], terms: RiskTerms
@@ -249,6 +272,54 @@ def _reject_out_of_force(attribution: Table, rows: Table | None, n_practices: in
     )
 
 
+def _link_segments(attribution: Table, config: ProgramConfig) -> Table:
+    """Attribution rows whose segment is not one of ``program.segments`` (when it lists
+    any) are rejected (UNKNOWN_SEGMENT)."""
+    segments = config.program.segments
+    if not segments or "segment" not in attribution.frame.columns:
+        return attribution
+    codes = codes_in(attribution.frame["segment"], pd.Index(segments))
+    return attribution.reject_rows(
+        codes < 0,
+        Reason.UNKNOWN_SEGMENT,
+        "segment",
+        f"segment is not one of the config's program.segments {segments}",
+    )
+
+
+def _link_baselines(
+    baselines: Table | None, practices: Table, config: ProgramConfig
+) -> Table | None:
+    """Baselines of practices that are not in practices (UNKNOWN_PRACTICE), or of segments
+    not in ``program.segments`` (UNKNOWN_SEGMENT), are rejected; segments become text."""
+    if baselines is None:
+        return None
+    frame = baselines.frame
+    unknown_practice = codes_in(frame["practice_id"], pd.Index(practices.frame["practice_id"])) < 0
+    checks: list[tuple[np.ndarray, str, str | None, str]] = [
+        (
+            unknown_practice,
+            Reason.UNKNOWN_PRACTICE,
+            "practice_id",
+            "practice_id is not in practices, or its row there was rejected",
+        )
+    ]
+    segments = config.program.segments
+    if segments:
+        checks.append(
+            (
+                codes_in(frame["segment"], pd.Index(segments)) < 0,
+                Reason.UNKNOWN_SEGMENT,
+                "segment",
+                f"segment is not one of the config's program.segments {segments}",
+            )
+        )
+    baselines = baselines.reject_all(checks)
+    labels = segment_labels(baselines.frame["segment"])
+    text = np.asarray(labels.categories, dtype=object)[labels.codes]
+    return baselines.with_frame(_with_column(baselines.frame, "segment", text))
+
+
 def _link_scores(risk_scores: Table, members: MemberIndex, config: ProgramConfig) -> Table:
     member_id = _risk_spec(config).columns[0].name  # InputError without a [risk] section
     codes = members.codes(risk_scores.frame[member_id])
@@ -293,12 +364,15 @@ def link_program(
     risk_scores: Table,
     claims: Table | None = None,
     quality: Table | None = None,
+    baselines: Table | None = None,
 ) -> Program:
     """The checks across tables, done once: practice tiers, attribution against practices
-    (unknown practices, conflicting and repeated member-months), and members coded in
-    attribution, risk scores and claims."""
+    (unknown practices, conflicting and repeated member-months) and segments, baselines
+    against practices and segments, effective-dated practices (overlaps, attribution in a
+    month without a row in force), and members coded in attribution, risk scores and
+    claims."""
     practices, rows = _split_dated(_link_practices(practices, config))
-    attribution, members = link_attribution(attribution, practices)
+    attribution, members = link_attribution(_link_segments(attribution, config), practices)
     attribution = _reject_out_of_force(attribution, rows, len(practices.frame))
     return Program(
         practices=practices,
@@ -308,6 +382,7 @@ def link_program(
         claims=None if claims is None else link_claims(claims, members),
         quality=quality,
         practice_rows=rows,
+        baselines=_link_baselines(baselines, practices, config),
     )
 
 
@@ -318,6 +393,7 @@ def program_from_frames(
     risk_scores: pd.DataFrame,
     claims: pd.DataFrame | None = None,
     quality: pd.DataFrame | None = None,
+    baselines: pd.DataFrame | None = None,
 ) -> Program:
     """Notebook entry: a program from in-memory DataFrames, with the same checks as files."""
     formats = config.inputs
@@ -334,6 +410,9 @@ def program_from_frames(
         quality=None
         if quality is None
         else check_table(quality, schema.QUALITY, formats=formats.of("quality")),
+        baselines=None
+        if baselines is None
+        else check_table(baselines, schema.BASELINES, formats=formats.of("baselines")),
     )
 
 
@@ -346,26 +425,39 @@ def load_program(
     risk_scores: str | Path | None = None,
     claims: str | Path | None = None,
     quality: str | Path | None = None,
+    baselines: str | Path | None = None,
     with_claims: bool = False,
     with_quality: bool = False,
+    with_baselines: bool = False,
     ahead: ReadAhead | None = None,
 ) -> Program:
     """Read a program's tables from a data folder (conventional names), each path overridable.
 
-    ``with_claims`` reads what a settlement needs besides: the claims and the practices'
-    baseline columns (a month's CCF reads neither, so a problem there never stops its
-    fees); ``with_quality`` the quality file. Raises ``InputError`` listing every
-    file-level problem (missing files and columns) at once. ``ahead``: a read-ahead
-    already decoding some of these files.
+    ``with_claims`` reads what a settlement or a budget needs besides: the claims, the
+    practices' baseline columns and attribution's segments (a month's CCF reads none of
+    these, so a problem there never stops its fees); ``with_quality`` the quality file;
+    ``with_baselines`` (a settlement) the baselines per practice and segment, when the
+    folder has them (a file named by ``baselines`` is read in any case). Raises
+    ``InputError`` listing every file-level problem (missing files and columns) at once.
+    ``ahead``: a read-ahead already decoding some of these files.
     """
     folder = Path(data_dir) if data_dir is not None else Path(".")
     specs: list[tuple[str, TableSpec, str | Path | None]] = [
         ("practices", schema.PRACTICES if with_claims else schema.PRACTICES_FOR_CCF, practices),
-        ("attribution", schema.ATTRIBUTION, attribution),
+        (
+            "attribution",
+            schema.ATTRIBUTION if with_claims else schema.ATTRIBUTION_FOR_CCF,
+            attribution,
+        ),
         ("risk_scores", _risk_spec(config), risk_scores),
     ]
     if with_claims:
         specs.append(("claims", schema.CLAIMS, claims))
+    if with_baselines or baselines is not None:
+        stem = schema.BASELINES.stem
+        present = any((folder / f"{stem}{suffix}").exists() for suffix in (".parquet", ".csv"))
+        if baselines is not None or present:  # a table only some programs have
+            specs.insert(1, ("baselines", schema.BASELINES, baselines))
     if with_quality:
         specs.append(("quality", schema.QUALITY, quality))
     tables: dict[str, Table] = {}
@@ -421,7 +513,7 @@ def load_program(
                     _link_practices(tables.pop("practices"), config)
                 )
                 linked_attribution, members = link_attribution(
-                    tables.pop("attribution"), linked_practices
+                    _link_segments(tables.pop("attribution"), config), linked_practices
                 )
                 handover.give(members)
                 linked_attribution = _reject_out_of_force(
@@ -434,6 +526,9 @@ def load_program(
                     members=members,
                     quality=tables.pop("quality", None),
                     practice_rows=rows,
+                    baselines=_link_baselines(
+                        tables.pop("baselines", None), linked_practices, config
+                    ),
                 )
         finally:
             handover.close()  # the claims thread never waits for members that will not come

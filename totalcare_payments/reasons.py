@@ -37,6 +37,7 @@ class Reason(StrEnum):
     CONFLICTING_ATTRIBUTION = "CONFLICTING_ATTRIBUTION"
     UNKNOWN_PRACTICE = "UNKNOWN_PRACTICE"
     UNKNOWN_TIER = "UNKNOWN_TIER"
+    UNKNOWN_SEGMENT = "UNKNOWN_SEGMENT"
     PAID_BEFORE_SERVICE = "PAID_BEFORE_SERVICE"
     OVERLAPPING_DATES = "OVERLAPPING_DATES"
     # valid rows outside the run
@@ -54,6 +55,7 @@ class Reason(StrEnum):
     MONTH_NOT_IN_DATA = "MONTH_NOT_IN_DATA"
     NO_MEMBER_MONTHS = "NO_MEMBER_MONTHS"
     NO_COMPLETION_ESTIMATE = "NO_COMPLETION_ESTIMATE"
+    NO_BASELINE = "NO_BASELINE"
     # data-quality gates ([checks]): the inputs as a whole cannot be trusted to pay from
     EMPTY_TABLE = "EMPTY_TABLE"
     TOO_MANY_REJECTED = "TOO_MANY_REJECTED"
@@ -140,6 +142,10 @@ _DESCRIPTIONS: dict[Reason, tuple[ReasonKind, str]] = {
     ),
     Reason.UNKNOWN_PRACTICE: ("rejected", "a practice_id that is not in practices"),
     Reason.UNKNOWN_TIER: ("rejected", "a tier that is not one of the config's program.tiers"),
+    Reason.UNKNOWN_SEGMENT: (
+        "rejected",
+        "a segment that is not one of the config's program.segments",
+    ),
     Reason.PAID_BEFORE_SERVICE: (
         "rejected",
         "a claim whose paid_date is in a month before its claim_start_date's",
@@ -177,6 +183,11 @@ _DESCRIPTIONS: dict[Reason, tuple[ReasonKind, str]] = {
         "input",
         "claims whose paid dates cannot give a chain-ladder completion factor (a lag with "
         "nothing paid before it, or nothing paid in the year)",
+    ),
+    Reason.NO_BASELINE: (
+        "input",
+        "a practice and segment with member-months in the year settled and no row in the "
+        "baselines table to budget them from",
     ),
     Reason.EMPTY_TABLE: (
         "input",

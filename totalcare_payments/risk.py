@@ -92,9 +92,13 @@ class RiskTotals:
         mean = self.score.sum(axis=axis) / np.maximum(self.member_months.sum(axis=axis), 1)
         return np.where(mean > 0, mean, 1.0)
 
-    def normalized(self, per_month: bool) -> RiskTotals:
-        """Scores divided by ``mean_score``, so that the population's average is 1.0."""
-        return RiskTotals(self.score / self.mean_score(per_month), self.member_months)
+    def normalized(self, per_month: bool, mean: np.ndarray | None = None) -> RiskTotals:
+        """Scores divided by ``mean_score`` (or by ``mean``, the population's mean worked
+        out elsewhere), so that the population's average is 1.0."""
+        return RiskTotals(
+            self.score / (self.mean_score(per_month) if mean is None else mean),
+            self.member_months,
+        )
 
     def average(self, decimals: int) -> np.ndarray:
         """Average risk score per cell, rounded half-up (NaN where there are no member months)."""
@@ -125,3 +129,25 @@ def risk_totals(mm: MemberMonths, scores: MemberScores) -> RiskTotals:
         member_months += np.bincount(group, minlength=len(score))
         score += np.bincount(group, weights=scores.score[mm.member[part]], minlength=len(score))
     return RiskTotals(score.reshape(shape), member_months.reshape(shape))
+
+
+def segment_totals(mm: MemberMonths, scores: MemberScores) -> RiskTotals:
+    """The run's scores and member months summed per practice and segment: shape
+    (practices, segments). Summed per practice, segment and month first, then over the
+    months, as ``risk_totals(...).by_practice()`` sums them: with one segment the two are
+    the same numbers to the last bit."""
+    n_seg, n_months = mm.n_segments, mm.n_months
+    size = mm.n_practices * n_seg * n_months
+    member_months = np.zeros(size, dtype=np.int64)
+    score = np.zeros(size)
+    for start in range(0, len(mm.member), ROWS_PER_SLICE):  # slices, not members
+        part = slice(start, start + ROWS_PER_SLICE)
+        group = mm.practice[part].astype(np.intp)
+        group *= n_seg
+        group += mm.segment_codes(part)
+        group *= n_months
+        group += mm.month[part]
+        member_months += np.bincount(group, minlength=size)
+        score += np.bincount(group, weights=scores.score[mm.member[part]], minlength=size)
+    shape = (mm.n_practices, n_seg, n_months)
+    return RiskTotals(score.reshape(shape).sum(axis=2), member_months.reshape(shape).sum(axis=2))

@@ -103,3 +103,21 @@ def test_new_terms_reject_impossible_values():
     ):
         with pytest.raises(ConfigError):
             make_config({"settlement": changes})
+
+
+def test_segment_terms_are_checked_at_load():
+    assert "lists ['esrd'] more than once" in _error(
+        {"program": {"segments": ["esrd", "aged", "esrd"]}}
+    )
+    assert "segment name is empty" in _error({"program": {"segments": ["esrd", " "]}})
+    listed = {"program": {"segments": ["aged", "esrd"]}}
+    text = _error({**listed, "settlement": {"annual_trend_by_segment": {"ESRD": 0.05}}})
+    assert "settlement.annual_trend_by_segment names segments ['ESRD']" in text
+    text = _error({**listed, "budget": {"trend_factors_by_segment": {"dual": {"2024": 1.1}}}})
+    assert "budget.trend_factors_by_segment names segments ['dual']" in text
+    assert "settlement.annual_trend_by_segment.esrd" in _error(
+        {"settlement": {"annual_trend_by_segment": {"esrd": 2.0}}}
+    )
+    # without a list, any segment may have its own trend
+    config = make_config({"settlement": {"annual_trend_by_segment": {"esrd": 0.06}}})
+    assert config.require_settlement().annual_trend_by_segment == {"esrd": 0.06}

@@ -213,6 +213,8 @@ def test_readme_table_lists_what_the_tests_check():
         "MONTH_NOT_IN_DATA",  # test_bad_input.test_month_outside_the_data
         "TWO_FORMATS",  # test_feeds.test_a_table_in_two_formats_names_both_files
         "NO_COMPLETION_ESTIMATE",  # savings/test_completion: paid dates without a factor
+        "UNKNOWN_SEGMENT",  # test_segment_inputs: a segment program.segments does not list
+        "NO_BASELINE",  # test_segment_inputs: a practice's segment without a baselines row
         *GATE_CODES,  # tests/test_gates.py: each data-quality gate, end to end
         *WHOLE_RUN_CASES,
     }

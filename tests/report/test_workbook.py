@@ -5,11 +5,13 @@ stored as numbers, and the same bytes on a rerun."""
 from __future__ import annotations
 
 import re
+import shutil
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import openpyxl
+import pandas as pd
 import pytest
 from helpers import DEFAULT_CONFIG, ROOT, SAMPLE
 from openpyxl.utils import get_column_letter
@@ -272,3 +274,41 @@ def test_workbook_has_fixed_dates_and_zip_times(sample_study, tmp_path):
     ]
     again = write_xlsx(sample_study, tmp_path / "again.xlsx")
     assert again.read_bytes() == path.read_bytes()
+
+
+def test_a_study_budgeted_per_segment_has_a_segments_sheet(tmp_path: Path) -> None:
+    """The sample program with two segments (by the parity of the member id) and the
+    practices' baselines as both segments': the scenario job writes the base terms' budget
+    by practice and segment, to its folder and to a Segments sheet before Definitions."""
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data)
+    attribution = pd.read_csv(data / "attribution.csv", dtype=str)
+    odd = attribution["member_id"].str[-1].isin(list("13579"))
+    attribution.assign(segment=np.where(odd, "esrd", "aged_nondual")).to_csv(
+        data / "attribution.csv", index=False
+    )
+    practices = pd.read_csv(data / "practices.csv", dtype=str)
+    base = practices[["practice_id", "baseline_pmpm", "baseline_risk"]]
+    pd.concat([base.assign(segment=s) for s in ("aged_nondual", "esrd")]).to_csv(
+        data / "baselines.csv", index=False
+    )
+    done = run_scenario_study(
+        load_config(DEFAULT_CONFIG),
+        EXAMPLE,
+        2026,
+        tmp_path / "out",
+        data=data,
+        draws=0,
+        xlsx=tmp_path / "segments.xlsx",
+    )
+    assert done.study.segments is not None and len(done.study.segments) == 12
+    written = pd.read_csv(tmp_path / "out" / "settlement_segments.csv")
+    budgets = (written.groupby("practice_id")["budget"].sum() * 100).round().astype(np.int64)
+    base_rows = done.study.result.base.set_index("practice_id")["budget_cents"]
+    assert budgets.to_dict() == base_rows.to_dict()
+    book = openpyxl.load_workbook(tmp_path / "segments.xlsx")
+    assert book.sheetnames == [*SHEETS[:-1], "Segments", "Definitions"]
+    header = _header(book["Segments"])
+    assert header[:2] == ["practice_id", "segment"] and "risk_ratio_capped" in header
+    defined = {(s, c) for s, c, *_ in book["Definitions"].iter_rows(min_row=2, values_only=True)}
+    assert {("Segments", column) for column in header} <= defined

@@ -4,8 +4,8 @@ A baseline year goes through the settlement's own steps (``baseline_year``): att
 member-months and average risk per practice (``[risk]``, normalized as the settlement
 does), each member's paid claims, the stop-loss truncation and the completion factor of
 ``[settlement]``. ``build_budget`` then builds the benchmark of every practice at once with
-``benchmark.historical_benchmark`` (arrays shaped (practices, segments, years); one segment,
-``all``, until attribution carries one):
+``benchmark.historical_benchmark`` (arrays shaped (practices, segments, years); the segments
+of attribution's ``segment`` column, or one segment, ``all``, when it has none):
 
 * pmpm[y] = (claims - truncated) x completion / member-months of year y;
 * restated at the last baseline year's risk: pmpm[y] x risk[last] / risk[y];
@@ -18,6 +18,14 @@ does), each member's paid claims, the stop-loss truncation and the completion fa
   year's average risk. The settlement then trends it to the performance year from
   ``baseline_year`` = the last baseline year and risk-adjusts it with its capped ratio.
 
+With segments, each practice and segment is built apart (its own member months, risk,
+claims and truncation: a member's claims count in the segment of their month, and a
+truncated member's excess is split over the practice-segments of their year with a
+positive part, in proportion to those parts), trended by ``trend_factors_by_segment``
+where it lists the segment; the practice's ``baseline_pmpm`` and ``baseline_risk`` are the
+segments' mixed by the last baseline year's member months, and ``baselines`` holds each
+segment's own, for a settlement that budgets segment by segment.
+
 A practice of the performance year's file with no members in the last baseline year has
 no baseline: the run stops and names it (an earlier year without members drops out of
 that practice's weights).
@@ -25,11 +33,12 @@ that practice's weights).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from ..attribution import ONE_SEGMENT
 from ..config import BudgetTerms, ProgramConfig
 from ..errors import ConfigError, InputError
 from ..money import round_half_up, to_cents, units_to_cents
@@ -39,11 +48,12 @@ from ..savings.costs import member_costs
 from ..savings.stop_loss import practice_costs, stop_loss_threshold
 from . import benchmark as bm
 
-SEGMENT = "all"
+SEGMENT = ONE_SEGMENT
 RISK_DECIMALS = 6
 
 BASELINE_COLUMNS = [
     "practice_id",
+    "segment",  # only when the year's attribution has segments
     "member_months",
     "avg_risk_score",
     "claims_paid_cents",
@@ -53,8 +63,9 @@ BASELINE_COLUMNS = [
 
 
 def baseline_year(program: Program, config: ProgramConfig, year: int) -> pd.DataFrame:
-    """One baseline year per practice with members: member-months, average risk, claims,
-    truncation and completed cost (cents), through the settlement's steps."""
+    """One baseline year per practice with members (per practice and segment when
+    attribution has segments): member-months, average risk, claims, truncation and
+    completed cost (cents), through the settlement's steps."""
     terms = config.require_settlement()
     risk_terms = config.risk
     if risk_terms is None:
@@ -62,22 +73,31 @@ def baseline_year(program: Program, config: ProgramConfig, year: int) -> pd.Data
     if program.claims is None:
         raise InputError(f"baseline year {year} has no claims table")
     mm, scores = program.months_and_scores(year_periods(year), risk_terms)
+    n_seg = mm.n_segments
     totals = program.risk_totals(mm, scores, risk_terms).by_practice()
+    cells = totals
+    if mm.segment is not None:  # (practices, segments), normalized as the practices are
+        cells = program.segment_totals(mm, scores, risk_terms)
     if risk_terms.normalize:
-        totals = totals.normalized(per_month=False)
-    avg_risk = totals.average(risk_terms.score_decimals).ravel()
-    member_months = totals.member_months.ravel().astype(np.int64)
+        cells = cells.normalized(per_month=False, mean=totals.mean_score(per_month=False))
+    avg_risk = cells.average(risk_terms.score_decimals).ravel()
+    member_months = cells.member_months.ravel().astype(np.int64)
     costs = member_costs(program.claims, mm)
     threshold = stop_loss_threshold(terms.stop_loss, costs.annual_cost(), costs.attributed)
-    by_practice = practice_costs(costs, threshold)
-    claims = units_to_cents(by_practice.claims_paid)
-    truncated = units_to_cents(by_practice.truncated)
+    if mm.segment is not None:  # each practice and segment as a practice of its own
+        costs = replace(costs, grid=mm.practice_segment_grid(), n_practices=mm.n_practices * n_seg)
+    by_cell = practice_costs(costs, threshold)
+    claims = units_to_cents(by_cell.claims_paid)
+    truncated = units_to_cents(by_cell.truncated)
     completed = to_cents((claims - truncated) / 100.0 * terms.completion_factor)
     active = member_months > 0
-    ids = program.practices.frame["practice_id"].to_numpy()
-    return pd.DataFrame(
+    ids = np.repeat(program.practices.frame["practice_id"].to_numpy(), n_seg)
+    columns: dict[str, np.ndarray] = {"practice_id": ids[active]}
+    if mm.segment is not None:
+        names = np.asarray(mm.segments, dtype=object)
+        columns["segment"] = np.tile(names, mm.n_practices)[active]
+    columns.update(
         {
-            "practice_id": ids[active],
             "member_months": member_months[active],
             "avg_risk_score": avg_risk[active],
             "claims_paid_cents": np.asarray(claims)[active],
@@ -85,6 +105,7 @@ def baseline_year(program: Program, config: ProgramConfig, year: int) -> pd.Data
             "actual_cost_cents": np.asarray(completed)[active],
         }
     )
+    return pd.DataFrame(columns)
 
 
 @dataclass(frozen=True)
@@ -95,16 +116,34 @@ class Budget:
     build: pd.DataFrame  # one row per practice, segment and baseline year: every step
     baseline_year: int  # the last baseline year: the settlement's baseline_year
     notes: dict[str, object]
+    # with more than one segment: each practice's baseline per segment, the table a
+    # settlement reads (``inputs.schema.BASELINES``): practice_id, segment,
+    # baseline_pmpm_cents, baseline_risk, baseline_member_months
+    baselines: pd.DataFrame | None = None
 
 
-def _trend(terms: BudgetTerms, years: list[int]) -> np.ndarray:
-    last = years[-1]
-    if terms.trend_factors:
-        missing = [y for y in years[:-1] if str(y) not in terms.trend_factors]
+def _trend(terms: BudgetTerms, years: list[int], segments: list[str]) -> np.ndarray:
+    """Each segment's trend factor for each baseline year, shape (segments, years)."""
+
+    def factors(table: dict[str, float], key: str) -> np.ndarray:
+        missing = [y for y in years[:-1] if str(y) not in table]
         if missing:
-            raise ConfigError(f"budget.trend_factors has no factor for baseline year(s) {missing}")
-        return np.array([terms.trend_factors.get(str(y), 1.0) for y in years])
-    return bm.trend_factors(terms.annual_trend, np.array(years), last)
+            raise ConfigError(f"{key} has no factor for baseline year(s) {missing}")
+        return np.array([table.get(str(y), 1.0) for y in years])
+
+    if terms.trend_factors:
+        common = factors(terms.trend_factors, "budget.trend_factors")
+    else:
+        common = bm.trend_factors(terms.annual_trend, np.array(years), years[-1])
+    by_segment = terms.trend_factors_by_segment
+    return np.array(
+        [
+            factors(by_segment[s], f"budget.trend_factors_by_segment.{s}")
+            if s in by_segment
+            else common
+            for s in segments
+        ]
+    )
 
 
 def _weights(terms: BudgetTerms, years: list[int]) -> np.ndarray:
@@ -174,7 +213,7 @@ def build_budget(
     used = has & in_last[:, :, np.newaxis]  # the cells that enter the baseline
     with np.errstate(divide="ignore", invalid="ignore"):
         pmpm = np.where(has, cost / np.maximum(mm, 1) / 100.0, np.nan)
-    trend = np.broadcast_to(_trend(terms, years), shape)
+    trend = np.broadcast_to(_trend(terms, years, segment_names), shape)
     weights = np.where(used, _weights(terms, years), 0.0)
     weights[~in_last] = 1.0  # a segment absent from the last year has share 0: placeholders
     safe_risk = np.where(used, risk, 1.0)
@@ -248,4 +287,20 @@ def build_budget(
         "practices": p,
         "practice_years_without_members": int((~has.any(axis=1)).sum()),
     }
-    return Budget(practices=out, build=build, baseline_year=years[-1], notes=notes)
+    baselines = None
+    if n_seg > 1:  # each segment's own baseline, where the last baseline year has members
+        practice, segment = np.nonzero(in_last)
+        baselines = pd.DataFrame(
+            {
+                "practice_id": ids[practice],
+                "segment": segments.to_numpy(dtype=object)[segment],
+                "baseline_pmpm_cents": to_cents(history_bm.adjusted[practice, segment]),
+                "baseline_risk": round_half_up(
+                    safe_risk[practice, segment, -1], RISK_DECIMALS
+                ),
+                "baseline_member_months": mm[practice, segment, -1],
+            }
+        )
+    return Budget(
+        practices=out, build=build, baseline_year=years[-1], notes=notes, baselines=baselines
+    )

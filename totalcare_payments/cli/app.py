@@ -87,6 +87,7 @@ def _files(
     risk_scores: Path | None,
     claims: Path | None = None,
     quality: Path | None = None,
+    baselines: Path | None = None,
 ) -> dict[str, str | Path | None]:
     """The files given on the command line instead of the data folder's, by table."""
     return {
@@ -95,6 +96,7 @@ def _files(
         "risk_scores": risk_scores,
         "claims": claims,
         "quality": quality,
+        "baselines": baselines,
     }
 
 
@@ -253,6 +255,13 @@ def settle(
     risk_scores: FileOpt = None,
     claims: FileOpt = None,
     quality: FileOpt = None,
+    baselines: Annotated[
+        Path | None,
+        typer.Option(
+            help="Baselines per practice and segment (budget's baselines.csv) instead of the "
+            "data folder's, if any: each segment is budgeted apart."
+        ),
+    ] = None,
     force: ForceOpt = False,
     strict: StrictOpt = False,
     ledger: LedgerOpt = None,
@@ -281,7 +290,9 @@ def settle(
     Writes settlement.csv/.parquet with every step of the waterfall for each practice
     (risk ratio, budget, truncation, completion, savings rate, MSR, quality, share rate,
     payment limit, losses) and a reason code (PAID, CAPPED, BELOW_MSR, NO_SAVINGS,
-    QUALITY_GATE, LOSS, LOSS_CAPPED), control totals and a manifest.
+    QUALITY_GATE, LOSS, LOSS_CAPPED), control totals and a manifest. With baselines per
+    segment (a baselines file), each practice's budget is the sum of its segments' and
+    settlement_segments.csv shows them.
 
     With a ledger (--ledger, $TOTALCARE_LEDGER or the config's [ledger] url), the
     settlement is recorded as an interim or final one (--stage, --runout-months) and
@@ -319,13 +330,17 @@ def settle(
                     post=post,
                     force=force,
                     strict=strict,
-                    paths=_files(practices, attribution, risk_scores, claims, quality),
+                    paths=_files(practices, attribution, risk_scores, claims, quality, baselines),
                     progress=step,
                     ahead=ahead,
                 )
             if settled is not None and run.out is not None:
                 console.show_settlement(
-                    settled.practices, settled.control_totals, run.out, settled.notes
+                    settled.practices,
+                    settled.control_totals,
+                    run.out,
+                    settled.notes,
+                    settled.segments,
                 )
             console.show_ledger_settlement(run)
             return
@@ -340,12 +355,16 @@ def settle(
                 summary=summary,
                 force=force,
                 strict=strict,
-                paths=_files(practices, attribution, risk_scores, claims, quality),
+                paths=_files(practices, attribution, risk_scores, claims, quality, baselines),
                 progress=step,
                 ahead=ahead,
             )
         console.show_settlement(
-            settlement.practices, settlement.control_totals, result.out, settlement.notes
+            settlement.practices,
+            settlement.control_totals,
+            result.out,
+            settlement.notes,
+            settlement.segments,
         )
         console.show_accounting(result.manifest["inputs"], result.manifest.get("gates"))
 
@@ -380,7 +399,9 @@ def budget(
     stop-loss truncation, completion); the years are restated at the last year's risk,
     trended to it, weighted ([budget] year_weights), optionally blended with a reference
     cost. Writes practices.csv (baseline_pmpm, baseline_risk: what settle reads),
-    budget_build.csv/.parquet (every step per practice, segment and year) and a manifest.
+    baselines.csv (the baseline of each practice and segment, when attribution carries
+    more than one segment: settle --baselines budgets each apart), budget_build.csv/.parquet
+    (every step per practice, segment and year) and a manifest.
     """
     with boundary():
         folders: dict[int, Path] = {}
@@ -467,6 +488,15 @@ def generate(
             help="Give the claims a paid_date (for a chain-ladder completion factor).",
         ),
     ] = False,
+    segments: Annotated[
+        str | None,
+        typer.Option(
+            "--segments",
+            help="Give attribution a segment column: the segments' names, comma-separated, "
+            "each optionally with its share of the members (aged_nondual=0.6,aged_dual=0.2,"
+            "disabled=0.15,esrd=0.05; equal shares where none is given).",
+        ),
+    ] = None,
 ) -> None:
     """Write a synthetic program (practices, attribution, risk scores, claims, quality).
 
@@ -479,9 +509,13 @@ def generate(
             raise InputError("--members and --members-per-practice must be at least 1")
         if fmt not in ("parquet", "csv"):
             raise InputError(f"--format must be parquet or csv, not '{fmt}'")
-        from ..generate import generate_program, write_program
+        from ..generate import generate_program, parse_segments, write_program
         from . import console
 
+        try:
+            shares = None if segments is None else parse_segments(segments)
+        except ValueError as exc:
+            raise InputError(f"--segments: {exc}") from None
         with console.progress() as step:
             step("Generating")
             tables = generate_program(
@@ -490,6 +524,7 @@ def generate(
                 year=year,
                 members_per_practice=members_per_practice,
                 paid_dates=paid_dates,
+                segments=shares,
             )
             step("Writing")
             paths = write_program(tables, out, fmt=fmt)

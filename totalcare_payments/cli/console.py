@@ -199,8 +199,14 @@ def _show_totals(totals: pd.DataFrame, columns: list[str], title: str) -> None:
 
 
 def show_settlement(
-    frame: pd.DataFrame, totals: pd.DataFrame, out_dir: Path | None, notes: dict
+    frame: pd.DataFrame,
+    totals: pd.DataFrame,
+    out_dir: Path | None,
+    notes: dict,
+    segments: pd.DataFrame | None = None,
 ) -> None:
+    if segments is not None:
+        show_segments(segments)
     table = _table("Shared savings settlement")
     cols: list[tuple[str, JustifyMethod]] = [
         ("practice", "left"),
@@ -260,6 +266,45 @@ def show_settlement(
         out.print(f"Settlement and manifest written to [bold]{escape(str(out_dir))}[/]")
 
 
+def show_segments(segments: pd.DataFrame, shown_rows: int = 40) -> None:
+    """The budget of each practice and segment (settlement_segments.csv)."""
+    table = _table("Budget by segment (each practice's budget is the sum of its segments')")
+    cols: list[tuple[str, JustifyMethod]] = [
+        ("practice", "left"),
+        ("segment", "left"),
+        ("member months", "right"),
+        ("avg risk", "right"),
+        ("baseline risk", "right"),
+        ("risk ratio", "right"),
+        ("baseline PMPM", "right"),
+        ("budget PMPM", "right"),
+        ("budget", "right"),
+    ]
+    for name, justify in cols:
+        _column(table, name, justify)
+    shown = segments if len(segments) <= shown_rows else segments.head(shown_rows)
+    for row in _rows(shown):
+        capped = " (capped)" if row.risk_ratio_capped else ""
+        table.add_row(
+            str(row.practice_id),
+            str(row.segment),
+            f"{int(row.member_months):,}",
+            f"{row.avg_risk_score:.4f}",
+            f"{row.baseline_risk:.4f}",
+            f"{row.risk_ratio:.6f}{capped}",
+            dollars(row.baseline_pmpm_cents),
+            dollars(row.budget_pmpm_cents),
+            dollars(row.budget_cents),
+        )
+    if len(segments) > len(shown):
+        table.add_row(
+            "...",
+            f"{len(segments) - len(shown)} more rows in settlement_segments.csv",
+            *[""] * (len(cols) - 2),
+        )
+    out.print(table)
+
+
 def show_budget(practices: pd.DataFrame, build: pd.DataFrame, out_dir: Path, notes: dict) -> None:
     years = ", ".join(str(y) for y in notes["baseline_years"])
     table = _table(f"Budgets from history ({years})")
@@ -275,30 +320,42 @@ def show_budget(practices: pd.DataFrame, build: pd.DataFrame, out_dir: Path, not
         _column(table, name, justify)
     last = build[build["year"] == notes["baseline_year"]]
     months = build.groupby("practice_id", sort=False)["member_months"].sum()
-    shown = last if len(last) <= 40 else last.head(40)
-    tiers = dict(zip(practices["practice_id"], practices["tier"], strict=True))
+    # the segments' historical PMPM mixed by their shares (one segment: its own)
+    historical = (
+        (last["historical_pmpm"] * last["segment_share"])
+        .groupby(last["practice_id"], sort=False)
+        .sum()
+    )
+    shown = practices if len(practices) <= 40 else practices.head(40)
     for row in _rows(shown):
         table.add_row(
             str(row.practice_id),
-            str(tiers[row.practice_id]),
+            str(row.tier),
             f"{int(months[row.practice_id]):,}",
-            f"{row.historical_pmpm:,.2f}",
+            f"{historical[row.practice_id]:,.2f}",
             dollars(row.baseline_pmpm_cents),
             f"{row.baseline_risk:.4f}",
         )
-    if len(last) > len(shown):
+    if len(practices) > len(shown):
         table.add_row(
-            "...", f"{len(last) - len(shown)} more practices in practices.csv", "", "", "", ""
+            "...", f"{len(practices) - len(shown)} more practices in practices.csv", "", "", "", ""
         )
     out.print(table)
+    segments = notes.get("segments", [])
+    if len(segments) > 1:
+        out.print(
+            f"  {len(segments)} segments ({', '.join(segments)}): each practice's baseline "
+            "above is its segments' mixed by the last baseline year's member months; "
+            "baselines.csv has each segment's (settle --baselines budgets them apart)"
+        )
     out.print(
         f"  baseline year for the settlement: {notes['baseline_year']} "
         "(set \\[settlement] baseline_year to it)"
     )
-    out.print(
-        f"practices.csv (what settle reads), budget_build.csv and manifest written to "
-        f"[bold]{escape(str(out_dir))}[/]"
-    )
+    written = "practices.csv (what settle reads), "
+    if len(segments) > 1:
+        written += "baselines.csv, "
+    out.print(f"{written}budget_build.csv and manifest written to [bold]{escape(str(out_dir))}[/]")
 
 
 def interrupted() -> None:

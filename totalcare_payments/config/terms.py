@@ -38,6 +38,24 @@ class ProgramTerms(_Section):
         min_length=1,
         description="Practice performance tiers; every practice's tier must be one of these.",
     )
+    segments: list[str] = Field(
+        default_factory=list,
+        description=(
+            "The member segments the program prices apart (attribution's segment column: "
+            "Medicare's esrd, disabled, aged_dual, aged_nondual; a plan's commercial_group, "
+            "individual, medicare_advantage, ...). A segment not listed stops the run "
+            "(UNKNOWN_SEGMENT); empty = whatever segments the files carry."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _distinct_segments(self) -> ProgramTerms:
+        if any(not s.strip() or s != s.strip() for s in self.segments):
+            raise ValueError("program.segments: a segment name is empty or has blanks around it")
+        repeated = sorted({s for s in self.segments if self.segments.count(s) > 1})
+        if repeated:
+            raise ValueError(f"program.segments lists {repeated} more than once")
+        return self
 
 
 class RiskTerms(_Section):
@@ -395,6 +413,13 @@ class SettlementTerms(_Section):
     payment_reduction_by_year: dict[str, Rate] = Field(
         default_factory=dict, description="Overrides payment_reduction for the years listed."
     )
+    annual_trend_by_segment: dict[str, Annotated[float, Field(ge=-0.5, le=1.0)]] = Field(
+        default_factory=dict,
+        description=(
+            "Overrides annual_trend for the segments listed, when the settlement budgets "
+            "each segment from a baselines table (CMS's update factor by enrollment type)."
+        ),
+    )
     payment_limit: Rate = Field(
         default=1.0, description="Most a practice can earn, as a share of its budget."
     )
@@ -433,6 +458,11 @@ class BudgetTerms(_Section):
         default_factory=dict,
         description="Instead of annual_trend: the factor bringing each baseline year to the "
         "last, by year (the last is 1).",
+    )
+    trend_factors_by_segment: dict[str, dict[str, Positive]] = Field(
+        default_factory=dict,
+        description="Overrides trend_factors (or annual_trend) for the segments listed: by "
+        'segment, the factor of each baseline year, e.g. {esrd = {"2023" = 1.09, "2024" = 1.04}}.',
     )
     reference_pmpm: Positive | None = Field(
         default=None,
@@ -503,7 +533,7 @@ class ColumnFormat(_Section):
 
 
 #: The input files a program reads, by table name, as ``[inputs.<table>]`` sections name them.
-INPUT_TABLES = ("practices", "attribution", "risk_scores", "claims", "quality")
+INPUT_TABLES = ("practices", "baselines", "attribution", "risk_scores", "claims", "quality")
 
 
 class InputFormats(_Section):
@@ -511,6 +541,7 @@ class InputFormats(_Section):
     from the contract (dates, months, money, percentages, identifiers)."""
 
     practices: dict[str, ColumnFormat] = Field(default_factory=dict)
+    baselines: dict[str, ColumnFormat] = Field(default_factory=dict)
     attribution: dict[str, ColumnFormat] = Field(default_factory=dict)
     risk_scores: dict[str, ColumnFormat] = Field(default_factory=dict)
     claims: dict[str, ColumnFormat] = Field(default_factory=dict)
@@ -717,6 +748,22 @@ class ProgramConfig(_Section):
                 raise ValueError(
                     f"{key} has no value for tier(s) {', '.join(repr(t) for t in missing)}: "
                     f"every tier of program.tiers {list(self.program.tiers)} needs one"
+                )
+        listed = set(self.program.segments)
+        by_segment: dict[str, set[str]] = {
+            "settlement.annual_trend_by_segment": set(
+                self.settlement.annual_trend_by_segment if self.settlement else ()
+            ),
+            "budget.trend_factors_by_segment": set(
+                self.budget.trend_factors_by_segment if self.budget else ()
+            ),
+        }
+        for key, names in by_segment.items():
+            unknown = sorted(names - listed)
+            if listed and unknown:
+                raise ValueError(
+                    f"{key} names segments {unknown} that are not in program.segments "
+                    f"{sorted(listed)}"
                 )
         cap = self.program.max_share_rate
         for tier in self.program.tiers:

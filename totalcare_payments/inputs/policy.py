@@ -1,9 +1,9 @@
 """Which rejected rows fail a run: the rejection policy.
 
 Rows that fail a check are rejected and written to ``rejects.csv``. A run fails
-(exit 2) when a rejection would make a payment wrong -- a practice row, an unknown
-practice or tier, a member attributed to two practices in one month, a repeated key --
-or, with ``strict``, on any rejection.
+(exit 2) when a rejection would make a payment wrong -- a practice or baseline row, an
+unknown practice, tier or segment, a member attributed to two practices in one month, a
+repeated key -- or, with ``strict``, on any rejection.
 """
 
 from __future__ import annotations
@@ -23,15 +23,28 @@ FATAL_REASONS = frozenset(
         Reason.UNKNOWN_PRACTICE,
         Reason.CONFLICTING_ATTRIBUTION,
         Reason.UNKNOWN_TIER,
+        Reason.UNKNOWN_SEGMENT,  # a misspelled segment would be budgeted as nothing
         Reason.DUPLICATE_KEY,  # two scores for a member, two quality rows: which is right?
     }
 )
 
 
+#: Tables whose every rejected row fails a run: each row is some practice's terms.
+EVERY_ROW_COUNTS = ("practices", "baselines")
+
+
 #: The order problems are reported in: a table before the tables that refer to it, so a
 #: whole-file failure (every practice's tier unknown) comes before the cascade it causes
 #: (every attribution row naming a practice that is no longer there).
-TABLE_ORDER = ("practices", "attribution", "risk_scores", "claims", "quality", "practice_summary")
+TABLE_ORDER = (
+    "practices",
+    "baselines",
+    "attribution",
+    "risk_scores",
+    "claims",
+    "quality",
+    "practice_summary",
+)
 
 
 def rejection_problems(rejects: pd.DataFrame, paths: dict[str, Path]) -> list[Problem]:
@@ -68,7 +81,7 @@ def enforce_policy(tables: list[Table], *, strict: bool) -> pd.DataFrame:
     rejects = all_rejects_of(tables)
     if rejects.empty:
         return rejects
-    fatal = rejects["reason"].isin(FATAL_REASONS) | (rejects["table"] == "practices")
+    fatal = rejects["reason"].isin(FATAL_REASONS) | rejects["table"].isin(EVERY_ROW_COUNTS)
     if strict:
         fatal[:] = True
     if fatal.any():

@@ -25,7 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .schema import ATTRIBUTION, CLAIMS, TableSpec, find_table
+from .schema import ATTRIBUTION, ATTRIBUTION_FOR_CCF, CLAIMS, TableSpec, find_table
 
 # the decoded row groups waiting to be taken, over all files, stay under this many bytes
 # (a million members' claims take about 340 MB); a file nobody reads holds no more
@@ -181,7 +181,8 @@ def read_ahead_inputs(
     """A handle reading ahead a program's large tables as ``load_program`` will read them:
     the data folder's attribution (or ``attribution``), then its claims (or ``claims``)."""
     folder = Path(data_dir)
-    files = [(Path(attribution or find_table(folder, ATTRIBUTION.stem)), ATTRIBUTION)]
+    spec = ATTRIBUTION if with_claims else ATTRIBUTION_FOR_CCF  # the columns the job reads
+    files = [(Path(attribution or find_table(folder, spec.stem)), spec)]
     if with_claims:
         files.append((Path(claims or find_table(folder, CLAIMS.stem)), CLAIMS))
     return ReadAhead().start(files)

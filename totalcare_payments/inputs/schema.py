@@ -83,8 +83,15 @@ ATTRIBUTION = TableSpec(
         Column("member_id", "id"),
         Column("practice_id", "id"),
         Column("year_month", "year_month"),
+        # optional: the member's segment in the month (Medicare's enrollment types, a plan's
+        # lines of business), for budgets and settlements priced per segment
+        Column("segment", "id", required=False),
     ),
 )
+
+#: Attribution as the monthly CCF reads it: the fee does not depend on the segment, so a
+#: problem in that column never stops a month's fees.
+ATTRIBUTION_FOR_CCF = ATTRIBUTION.without("segment")
 
 CLAIMS = TableSpec(
     name="claims",
@@ -97,6 +104,21 @@ CLAIMS = TableSpec(
         # optional: the month a claim was paid, for the completion factor's chain ladder
         Column("paid_date", "date", required=False, period_as="paid_period"),
     ),
+)
+
+#: Baselines per practice and segment (``totalcare budget`` writes them when the history
+#: has more than one segment): a settlement that has them budgets each segment apart.
+BASELINES = TableSpec(
+    name="baselines",
+    stem="baselines",
+    columns=(
+        Column("practice_id", "id"),
+        Column("segment", "id"),
+        Column("baseline_pmpm", "number", min_value=0.0),
+        Column("baseline_risk", "number", min_value=0.0),
+        Column("baseline_member_months", "number", required=False, min_value=0.0),
+    ),
+    unique=("practice_id", "segment"),
 )
 
 QUALITY = TableSpec(

@@ -40,7 +40,8 @@ DEFINITIONS: dict[str, str] = {
     "practices_billed": "practices billed a shared loss (final payment < 0)",
     "member_months": "member months attributed to the practice in the year (Summary: summed "
     "over practices)",
-    "budget": "budget_pmpm x member_months (Summary: the settlement's own total over practices)",
+    "budget": "budget_pmpm x member_months (with baselines per segment: the sum of the "
+    "segments' budgets; Summary: the settlement's own total over practices)",
     "actual_cost": "(claims_paid - truncated) x completion_factor + CCF (when "
     "ccf_counts_as_cost): the settlement's cost, after stop-loss truncation (Summary: the "
     "settlement's own total over practices)",
@@ -97,9 +98,9 @@ DEFINITIONS: dict[str, str] = {
     "tier": "the practice's performance tier",
     "population": "member_months / 12 (person-years)",
     "avg_risk_score": "the member-month weighted mean risk score",
-    "baseline_risk": "the practice's baseline risk score",
+    "baseline_risk": "the practice's baseline risk score (Segments: the segment's)",
     "risk_ratio": "avg_risk_score / baseline_risk, kept within [risk_ratio_min, risk_ratio_max]",
-    "baseline_pmpm": "the practice's baseline cost per member month",
+    "baseline_pmpm": "the practice's baseline cost per member month (Segments: the segment's)",
     "trend_factor": "(1 + annual_trend) ^ (year - baseline_year)",
     "budget_pmpm": "baseline_pmpm x risk_ratio x trend_factor",
     "claims_paid": "claims in the year charged to the practice of the member's month; "
@@ -137,6 +138,13 @@ DEFINITIONS: dict[str, str] = {
     "loss_adjustment": "relief on the shared loss (negative)",
     "final_payment": "earned - shared_loss (Chance: the actual payment, under the base terms)",
     "reason": "why the final payment is what it is: " + ", ".join(REASONS),
+    # Segments: the base terms' budget per practice and segment (savings.waterfall)
+    "segment": "the member segment (attribution's segment column): its members' months are "
+    "budgeted from the segment's own baseline",
+    "segment_share": "the segment's share of the practice's member months in the year",
+    "baseline_member_months": "the segment's member months in the last baseline year",
+    "risk_ratio_uncapped": "avg_risk_score / baseline_risk, before the bounds",
+    "risk_ratio_capped": "whether [risk_ratio_min, risk_ratio_max] changed the ratio",
     # Definitions
     "sheet": "the sheet the column is on",
     "column": "the column's name, as in the sheet's first row",

@@ -8,6 +8,8 @@ The sheets (``SHEETS``):
 - ``Waterfall``, ``Summary``, ``Tornado``, ``Chance``: the report's tables;
 - ``Practices``: the scenario x practice rows, at most ``EXCEL_MAX_ROWS`` of them (the
   output folder has them all);
+- ``Segments``, only for a program budgeted per segment (baselines per practice and
+  segment): the base terms' budget of each practice and segment;
 - ``Definitions``: every column of every sheet, its unit and what it means
   (``report.DEFINITIONS``).
 
@@ -53,6 +55,15 @@ SHEETS = (
 )
 #: The sheets that hold a table (a header row, then one row per record): all but Charts.
 TABLE_SHEETS = tuple(name for name in SHEETS if name != "Charts")
+#: The sheet of a study budgeted per segment, before Definitions.
+SEGMENTS_SHEET = "Segments"
+
+
+def sheet_names(result: ScenarioStudy) -> tuple[str, ...]:
+    """The study's sheets in order: ``SHEETS``, with ``Segments`` when it has segments."""
+    if result.segments is None:
+        return SHEETS
+    return (*SHEETS[:-1], SEGMENTS_SHEET, SHEETS[-1])
 
 #: The document's dates, as its zip entries' (xlsxwriter's in-memory files): no clock.
 FIXED_DATE = datetime(1980, 1, 1, tzinfo=UTC)
@@ -162,7 +173,7 @@ def _sources(result: ScenarioStudy) -> dict[str, pd.DataFrame]:
         "Tornado": result.tornado,
         "Chance": result.chance.practices if result.chance is not None else pd.DataFrame(),
         "Practices": practices.head(EXCEL_MAX_ROWS),
-    }
+    } | ({} if result.segments is None else {SEGMENTS_SHEET: result.segments})
 
 
 def _definitions(tables: dict[str, Table]) -> pd.DataFrame:
@@ -199,7 +210,8 @@ def _tables(result: ScenarioStudy) -> dict[str, Table]:
 
 
 def workbook_sheets(result: ScenarioStudy) -> dict[str, pd.DataFrame]:
-    """The workbook's table sheets, by name (``TABLE_SHEETS``), money in dollars."""
+    """The workbook's table sheets, by name (``TABLE_SHEETS``, and ``Segments`` for a study
+    budgeted per segment), money in dollars."""
     return {name: frame for name, (frame, _) in _tables(result).items()}
 
 
@@ -385,7 +397,7 @@ def workbook_bytes(result: ScenarioStudy) -> bytes:
     formats = {kind: book.add_format({"num_format": f}) for kind, f in _NUMBER_FORMATS.items()}
     formats["header"] = book.add_format({"bold": True, "bottom": 1})
     formats["wrap"] = book.add_format({"text_wrap": True, "valign": "top"})
-    sheets = {name: book.add_worksheet(name) for name in SHEETS}
+    sheets = {name: book.add_worksheet(name) for name in sheet_names(result)}
     for name, (frame, kinds) in tables.items():
         _write_table(sheets[name], frame, kinds, formats)
     _add_charts(book, sheets["Charts"], tables)

@@ -29,6 +29,12 @@ Each step (DOMAIN.md, "Year-end shared savings") is a column of the result:
     ``shared_loss``, never below 0
 12. ``final_payment`` = earned - shared_loss, and a ``reason`` code.
 
+With a baseline per segment (``segment_budgets``), steps 2-4 are taken per practice and
+segment -- the segment's risk ratio to its own baseline risk, within the same bounds, its
+budget_pmpm and its budget -- and the practice's ``budget`` is the sum of its segments'
+(``budget_from_segments``): the performance year's segment mix weights the budget, as
+CMS's updated benchmark does.
+
 The practice-level part (``settle_rows``, steps 6-12) takes its terms as one value per
 row, so the same code settles one config or many scenarios at once.
 """
@@ -94,6 +100,38 @@ SETTLEMENT_COLUMNS = [
 ]
 
 
+#: The settlement's audit of a budget built per segment: one row per practice and segment.
+SEGMENT_COLUMNS = [
+    "practice_id",
+    "segment",
+    "member_months",
+    "segment_share",
+    "avg_risk_score",
+    "baseline_member_months",
+    "baseline_pmpm_cents",
+    "baseline_risk",
+    "risk_ratio_uncapped",
+    "risk_ratio",
+    "risk_ratio_capped",
+    "trend_factor",
+    "budget_pmpm_cents",
+    "budget_cents",
+]
+
+
+def trend_factor(
+    terms: SettlementTerms, year: int, segments: np.ndarray | None = None
+) -> np.ndarray:
+    """(1 + annual_trend) ^ (year - baseline_year), to 6 places; per segment with
+    ``annual_trend_by_segment`` overriding the rate for the segments it lists."""
+    years = year - terms.baseline_year
+    if segments is None:
+        return np.asarray(round_half_up((1.0 + terms.annual_trend) ** years, 6))
+    names, code = np.unique(np.asarray(segments, dtype=object), return_inverse=True)
+    rates = np.array([terms.annual_trend_by_segment.get(str(n), terms.annual_trend) for n in names])
+    return np.asarray(round_half_up((1.0 + rates) ** years, 6))[code.ravel()]
+
+
 def row_terms(config: ProgramConfig, tiers: pd.Series, year: int) -> dict[str, np.ndarray]:
     """The config's settlement terms as one value per practice row (by its tier).
 
@@ -104,7 +142,7 @@ def row_terms(config: ProgramConfig, tiers: pd.Series, year: int) -> dict[str, n
     n = len(tiers)
     sharing = terms.sharing
     full = np.full
-    trend = round_half_up((1.0 + terms.annual_trend) ** (year - terms.baseline_year), 6)
+    trend = trend_factor(terms, year)
     tier_code, tier_names = pd.factorize(tiers)
 
     def by_tier(rates: dict[str, float], default: float = 0.0) -> np.ndarray:
@@ -300,6 +338,8 @@ class Settlement:
     notes: dict[str, object]
     uses: tuple[TableUse, ...] = ()  # what the settlement used of each member-level table
     completion: CompletionEstimate | None = None  # the chain-ladder estimate, when used
+    # with a baseline per segment: each practice's budget by segment (SEGMENT_COLUMNS)
+    segments: pd.DataFrame | None = None
 
     @property
     def total_paid_cents(self) -> int:
@@ -342,6 +382,77 @@ def risk_adjusted_budget(rows: pd.DataFrame, t: dict[str, np.ndarray]) -> pd.Dat
         trend_factor=trend,
         budget_pmpm_cents=budget_pmpm,
         budget_cents=budget_pmpm * rows["member_months"].to_numpy(dtype=np.int64),
+    )
+
+
+def segment_budgets(
+    segments: pd.DataFrame, row: np.ndarray, t: dict[str, np.ndarray], trend: np.ndarray
+) -> pd.DataFrame:
+    """Steps 2-4 per practice and segment. ``segments`` has the segment's member_months,
+    avg_risk_score, baseline_pmpm_cents and baseline_risk; ``row`` is each segment row's
+    practice row (the terms ``t`` are per practice row); ``trend`` its trend factor.
+
+    risk_ratio = avg_risk_score / baseline_risk within [risk_ratio_min, risk_ratio_max],
+    to 6 places; budget_pmpm = baseline_pmpm x risk_ratio x trend, in cents; budget =
+    budget_pmpm x member_months."""
+    uncapped = segments["avg_risk_score"].to_numpy(float) / segments["baseline_risk"].to_numpy(
+        float
+    )
+    clipped = np.clip(uncapped, t["risk_ratio_min"][row], t["risk_ratio_max"][row])
+    ratio = round_half_up(clipped, 6)
+    budget_pmpm = to_cents(segments["baseline_pmpm_cents"].to_numpy() / 100.0 * ratio * trend)
+    return segments.assign(
+        risk_ratio_uncapped=uncapped,
+        risk_ratio=ratio,
+        risk_ratio_capped=clipped != uncapped,
+        trend_factor=trend,
+        budget_pmpm_cents=budget_pmpm,
+        budget_cents=budget_pmpm * segments["member_months"].to_numpy(dtype=np.int64),
+    )
+
+
+def budget_from_segments(
+    rows: pd.DataFrame, segments: pd.DataFrame, row: np.ndarray
+) -> pd.DataFrame:
+    """Steps 2-4 of practice rows from their segments' (``segment_budgets``): budget = the
+    sum of the segments' budgets, exactly. The practice's other columns say the same at
+    the performance year's segment mix: baseline_pmpm and baseline_risk weighted by the
+    segments' member months, risk_ratio weighted by the segments' baseline cost
+    (baseline_pmpm x member_months) and trend_factor by that cost risk-adjusted (x the
+    risk ratio), so that budget_pmpm is baseline_pmpm x risk_ratio x trend_factor up to
+    rounding; budget_pmpm = budget / member_months to the cent. A practice with one
+    segment takes its segment's figures as they are."""
+    n = len(rows)
+    segment_mm = segments["member_months"].to_numpy(dtype=np.int64)
+    base = segments["baseline_pmpm_cents"].to_numpy(dtype=np.int64)
+    ratio = segments["risk_ratio"].to_numpy(float)
+    trend = segments["trend_factor"].to_numpy(float)
+    risk = segments["baseline_risk"].to_numpy(float)
+    budget = np.zeros(n, dtype=np.int64)
+    np.add.at(budget, row, segments["budget_cents"].to_numpy(dtype=np.int64))
+    single = np.bincount(row, minlength=n) == 1
+
+    def mix(values: np.ndarray, weights: np.ndarray, decimals: int) -> np.ndarray:
+        """The weighted mean per practice, to ``decimals`` places; a practice's only
+        segment gives its own value as it is, with no arithmetic."""
+        total = np.bincount(row, weights=weights, minlength=n)
+        mixed = np.bincount(row, weights=values * weights, minlength=n) / np.where(
+            total > 0, total, 1.0
+        )
+        own = np.zeros(n)
+        own[row] = values
+        return np.where(single, own, round_half_up(mixed, decimals))
+
+    months = segment_mm.astype(float)
+    cost = base * months  # the segments' baseline cost at the performance year's mix
+    mm = rows["member_months"].to_numpy(dtype=np.int64)
+    return rows.assign(
+        baseline_pmpm_cents=mix(base.astype(float), months, 0).astype(np.int64),
+        baseline_risk=mix(risk, months, 6),
+        risk_ratio=mix(ratio, cost, 6),
+        trend_factor=mix(trend, cost * ratio, 6),
+        budget_pmpm_cents=(2 * budget + mm) // np.maximum(2 * mm, 1),
+        budget_cents=budget,
     )
 
 

@@ -14,27 +14,33 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from ..attribution import MemberMonths
 from ..ccf import ccf_lines
-from ..config import ProgramConfig, SettlementTerms, StopLoss
+from ..config import ProgramConfig, RiskTerms, SettlementTerms, StopLoss
 from ..errors import ConfigError, InputError, Problem
 from ..inputs.checks import Table, TableUse
 from ..money import cents_text, to_cents, units_to_cents
 from ..periods import year_periods
 from ..program import Program
 from ..reasons import Reason
+from ..risk import MemberScores
 from .completion import CompletionEstimate, estimate_completion
 from .costs import MemberCosts, member_costs
 from .stop_loss import practice_costs, stop_loss_threshold
 from .waterfall import (
+    SEGMENT_COLUMNS,
     SETTLEMENT_COLUMNS,
     Settlement,
     actual_cost,
+    budget_from_segments,
     control_totals,
     msr_and_mlr,
     risk_adjusted_budget,
     row_terms,
+    segment_budgets,
     settle_rows,
     stack_terms,
+    trend_factor,
 )
 
 
@@ -83,6 +89,9 @@ class PerformanceYear:
     uses: tuple[TableUse, ...] = ()  # what the year used of each member-level table
     # the chain-ladder completion factor, when the config asks for it
     completion: CompletionEstimate | None = None
+    # with a baseline per segment: one row per practice and segment with member months
+    # (``segment_rows``), ``practice_row`` its row of ``practices``; None: practice-level
+    segments: pd.DataFrame | None = None
 
     def completion_factor(self, config: ProgramConfig) -> float | None:
         """The estimated completion factor a config settles with (None: its fixed one)."""
@@ -160,7 +169,12 @@ def performance_year(
 
     practices = program.practices.frame.reset_index(drop=True)
     active = member_months > 0
-    _require_baselines(program.practices, practices, active)
+    segments = None
+    if program.baselines is None:
+        _require_baselines(program.practices, practices, active)
+    else:  # a budget per segment
+        mean = totals.by_practice().mean_score(per_month=False) if risk_terms.normalize else None
+        segments = segment_rows(program, mm, scores, risk_terms, active, year, mean)
     paid = np.zeros(int(active.sum()), dtype=np.int64)
     if ccf_paid is not None:
         paid = ccf_paid.reindex(practices["practice_id"][active], fill_value=0).to_numpy(np.int64)
@@ -176,6 +190,7 @@ def performance_year(
     quality_score, met_gate, without_quality, quality_use = _quality_for(
         program.quality, practices["practice_id"][active], year
     )
+    n_active = int(active.sum())
     rows = pd.DataFrame(
         {
             "practice_id": practices["practice_id"].to_numpy()[active],
@@ -184,8 +199,13 @@ def performance_year(
             "member_months": member_months[active].astype(np.int64),
             "population": member_months[active] / 12.0,
             "avg_risk_score": avg_risk[active],
-            "baseline_risk": practices["baseline_risk"].to_numpy(float)[active],
-            "baseline_pmpm_cents": to_cents(practices["baseline_pmpm"].to_numpy(float)[active]),
+            # with segments: the segments' baselines at the year's mix (budget_from_segments)
+            "baseline_risk": np.full(n_active, np.nan)
+            if segments is not None
+            else practices["baseline_risk"].to_numpy(float)[active],
+            "baseline_pmpm_cents": np.zeros(n_active, dtype=np.int64)
+            if segments is not None
+            else to_cents(practices["baseline_pmpm"].to_numpy(float)[active]),
             "quality_score": quality_score,
             "met_quality_gate": met_gate,
             "loss_adjustment_cents": np.zeros(int(active.sum()), dtype=np.int64),
@@ -201,6 +221,8 @@ def performance_year(
         "practices_without_quality": without_quality,
         "practices_without_members": int((~active).sum()),
     }
+    if segments is not None:
+        notes["segments"] = list(mm.segments)
     if completion is not None:
         notes.update(completion.notes())
     uses = tuple(u for u in (mm.use, scores.use, costs.use, quality_use) if u is not None)
@@ -213,6 +235,108 @@ def performance_year(
         notes=notes,
         uses=uses,
         completion=completion,
+        segments=segments,
+    )
+
+
+def segment_rows(
+    program: Program,
+    mm: MemberMonths,
+    scores: MemberScores,
+    risk_terms: RiskTerms,
+    active: np.ndarray,
+    year: int,
+    mean: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """One row per practice and segment with member months in the year: its member months,
+    share of the practice's, average risk (normalized by the population's ``mean`` when the
+    risk terms normalize, as the practice's is) and its baseline from the baselines table.
+
+    A practice and segment with member months and no baseline row stops the run
+    (NO_BASELINE), as does a baseline of 0 (OUT_OF_RANGE)."""
+    totals = program.segment_totals(mm, scores, risk_terms)
+    if mean is not None:
+        totals = totals.normalized(per_month=False, mean=mean)
+    avg = totals.average(risk_terms.score_decimals)
+    months = totals.member_months
+    practice, segment = np.nonzero(months > 0)  # practice-major, segments in name order
+    ids = program.practices.frame["practice_id"].to_numpy()
+    names = np.asarray(mm.segments, dtype=object)
+    cell_mm = months[practice, segment].astype(np.int64)
+    practice_mm = months.sum(axis=1)
+    frame = pd.DataFrame(
+        {
+            "practice_id": ids[practice],
+            "segment": names[segment],
+            "practice_row": (np.cumsum(active) - 1)[practice],
+            "member_months": cell_mm,
+            "segment_share": cell_mm / practice_mm[practice],
+            "avg_risk_score": avg[practice, segment],
+        }
+    )
+    assert program.baselines is not None
+    baselines = program.baselines
+    table = baselines.frame
+    key = pd.MultiIndex.from_arrays(
+        [table["practice_id"].astype(str).to_numpy(), table["segment"].to_numpy()]
+    )
+    at = key.get_indexer(
+        pd.MultiIndex.from_arrays([frame["practice_id"].astype(str).to_numpy(), frame["segment"]])
+    )
+    missing = at < 0
+    if missing.any():
+        shown = frame.loc[missing]
+        raise InputError(
+            Problem(
+                table="baselines",
+                reason=Reason.NO_BASELINE,
+                column="segment",
+                message=(
+                    f"{baselines.path}: {int(missing.sum())} practice(s) and segment(s) have "
+                    f"member-months in {year} and no baseline row to budget them "
+                    "(build one with totalcare budget, or add the row)"
+                ),
+                examples=tuple(
+                    f"{p} {s} ({m} member-months)"
+                    for p, s, m in zip(
+                        shown["practice_id"][:5],
+                        shown["segment"][:5],
+                        shown["member_months"][:5],
+                        strict=True,
+                    )
+                ),
+            )
+        )
+    pmpm = table["baseline_pmpm"].to_numpy(float)[at]
+    risk = table["baseline_risk"].to_numpy(float)[at]
+    problems = []
+    for column, values in (("baseline_pmpm", pmpm), ("baseline_risk", risk)):
+        zero = ~(values > 0)
+        if zero.any():
+            problems.append(
+                Problem(
+                    table="baselines",
+                    reason=Reason.OUT_OF_RANGE,
+                    column=column,
+                    message=(
+                        f"{baselines.path}: {column} is 0; settlement needs a positive number "
+                        "for every practice and segment with members"
+                    ),
+                    rows=tuple(int(r) for r in table.index[at[zero]][:5]),
+                    row_count=int(zero.sum()),
+                )
+            )
+    if problems:
+        raise InputError(problems)
+    base_mm = (
+        table["baseline_member_months"].to_numpy(float)[at]
+        if "baseline_member_months" in table.columns
+        else np.full(len(frame), np.nan)
+    )
+    return frame.assign(
+        baseline_member_months=base_mm,
+        baseline_pmpm_cents=to_cents(pmpm),
+        baseline_risk=risk,
     )
 
 
@@ -247,7 +371,7 @@ def settle_year(year: PerformanceYear, configs: list[ProgramConfig]) -> tuple[pd
     n = len(base)
     population = base["population"].to_numpy()
     by_stop_loss: dict[str, tuple[np.ndarray, np.ndarray, dict]] = {}
-    claims, truncated, terms, msrs, mlrs = [], [], [], [], []
+    claims, truncated, terms, msrs, mlrs, trends = [], [], [], [], [], []
     for config in configs:  # per config: arrays of one value per practice, no frames
         settlement_terms = config.require_settlement()
         key = settlement_terms.stop_loss.model_dump_json()
@@ -263,6 +387,9 @@ def settle_year(year: PerformanceYear, configs: list[ProgramConfig]) -> tuple[pd
         msr, mlr = msr_and_mlr(settlement_terms, population, None)
         msrs.append(msr)
         mlrs.append(mlr)
+        if year.segments is not None:
+            names = year.segments["segment"].to_numpy()
+            trends.append(trend_factor(settlement_terms, year.year, names))
     k = len(configs)
     rows = base if k == 1 else base.iloc[np.tile(np.arange(n), k)].reset_index(drop=True)
     t = stack_terms(terms)
@@ -274,9 +401,42 @@ def settle_year(year: PerformanceYear, configs: list[ProgramConfig]) -> tuple[pd
         msr=np.concatenate(msrs),
         mlr=np.concatenate(mlrs),
     )
-    settled = settle_rows(actual_cost(risk_adjusted_budget(rows, t), t), t)
+    if year.segments is None:
+        budgeted = risk_adjusted_budget(rows, t)
+    else:
+        budgeted = budget_from_segments(rows, *stacked_segments(year, t, trends))
+    settled = settle_rows(actual_cost(budgeted, t), t)
     first_notes = by_stop_loss[configs[0].require_settlement().stop_loss.model_dump_json()][2]
     return settled, first_notes
+
+
+def stacked_segments(
+    year: PerformanceYear, t: dict[str, np.ndarray], trends: list[np.ndarray]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The year's segment rows under each config, one block after another as the practice
+    rows are stacked, budgeted (``segment_budgets``); with each row's practice row."""
+    assert year.segments is not None
+    segments = year.segments
+    k, n = len(trends), len(year.practices)
+    stacked = segments if k == 1 else segments.iloc[np.tile(np.arange(len(segments)), k)]
+    row = (segments["practice_row"].to_numpy()[None, :] + n * np.arange(k)[:, None]).ravel()
+    budgeted = segment_budgets(stacked.reset_index(drop=True), row, t, np.concatenate(trends))
+    return budgeted, row
+
+
+def segment_settlement(year: PerformanceYear, config: ProgramConfig) -> pd.DataFrame | None:
+    """The budget of each practice and segment under one config (``SEGMENT_COLUMNS``,
+    sorted by practice and segment): the settlement's audit of a budget per segment."""
+    if year.segments is None:
+        return None
+    t = row_terms(config, year.practices["tier"], year.year)
+    names = year.segments["segment"].to_numpy()
+    trend = trend_factor(config.require_settlement(), year.year, names)
+    budgeted, _ = stacked_segments(year, t, [trend])
+    order = np.lexsort(
+        (budgeted["segment"].to_numpy(), budgeted["practice_id"].astype(str).to_numpy())
+    )
+    return budgeted[SEGMENT_COLUMNS].take(order).reset_index(drop=True)
 
 
 
@@ -297,6 +457,7 @@ def compute_settlement(
         notes=notes,
         uses=performance.uses,
         completion=performance.completion,
+        segments=segment_settlement(performance, config),
     )
 
 

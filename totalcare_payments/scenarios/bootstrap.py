@@ -5,8 +5,8 @@ members more or less with a costly year move a small panel's cost a lot. For eac
 practice this module resamples its attributed members with replacement (a member,
 with the cost of their months at the practice and those member months, is one unit;
 a member who switched practices is a unit at each) and settles every draw through the
-settlement engine's own waterfall (``risk_adjusted_budget``, ``actual_cost``
-and ``settle_rows``: no second implementation). Per practice it reports:
+settlement engine's own waterfall (``actual_cost`` and ``settle_rows``: no second
+implementation), at the practice's own budget PMPM. Per practice it reports:
 
 - ``p_pass_msr_if_no_savings``: the share of draws whose savings rate passes the MSR
   (savings > 0 and savings_rate >= msr) when the practice's true savings are zero,
@@ -20,7 +20,8 @@ and ``settle_rows``: no second implementation). Per practice it reports:
   under the actual budget (the practice's budget PMPM times the draw's member months).
 
 Assumptions, stated for the actuary: members are independent; the budget PMPM is held at
-the practice's actual (the draw changes cost and member months, not the risk score),
+the practice's actual (the draw changes cost and member months, not the risk score nor,
+with a budget per segment, the segment mix),
 which makes the spread a little wider than a risk-adjusted one; stop-loss truncation
 uses the actual threshold (a percentile threshold is not recomputed per draw); the MSR
 and the quality score are the practice's actual ones; CCF counted as cost scales with
@@ -42,7 +43,7 @@ from ..attribution import NO_PRACTICE
 from ..config import ProgramConfig, StopLoss
 from ..money import round_half_up, to_cents, units_to_cents
 from ..savings.stop_loss import practice_costs, stop_loss_threshold
-from ..savings.waterfall import actual_cost, risk_adjusted_budget, row_terms, settle_rows
+from ..savings.waterfall import actual_cost, row_terms, settle_rows
 from ..savings.year import PerformanceYear, settle_year
 
 CHANCE_COLUMNS = [
@@ -206,6 +207,7 @@ def bootstrap_chance(
     inputs = performance.practices
     observed_mm = actual["member_months"].to_numpy(dtype=np.float64)
     observed_cost = actual["actual_cost_cents"].to_numpy(dtype=np.float64)
+    budget_pmpm = actual["budget_pmpm_cents"].to_numpy(dtype=np.int64)
     ccf_paid = np.asarray(performance.ccf_paid_cents, dtype=np.float64)
     msr = actual["msr"].to_numpy()
     mlr = actual["mlr"].to_numpy()
@@ -227,8 +229,10 @@ def bootstrap_chance(
             ),
             msr=msr[rep],
             mlr=mlr[rep],
+            budget_pmpm_cents=budget_pmpm[rep],
+            budget_cents=budget_pmpm[rep] * member_months,
         )
-        rows = actual_cost(risk_adjusted_budget(rows, t), t)
+        rows = actual_cost(rows, t)
         settled = settle_rows(rows, t)
         # zero true savings: the budget is the expected cost of the draw's member months
         expected = to_cents(observed_cost[rep] / 100.0 * scale)

@@ -143,6 +143,8 @@ class ScenarioStudy:
     tornado: pd.DataFrame
     chance: Chance | None
     facts: dict[str, object] = field(default_factory=dict)
+    # with baselines per segment: the base terms' budget of each practice and segment
+    segments: pd.DataFrame | None = None
 
 
 # --- reading a scenario file -------------------------------------------------------------

@@ -18,7 +18,7 @@ from ..config import ProgramConfig, StopLoss
 from ..money import round_half_up
 from ..savings.stop_loss import stop_loss_threshold
 from ..savings.waterfall import SETTLEMENT_COLUMNS, actual_cost
-from ..savings.year import PerformanceYear, settle_year
+from ..savings.year import PerformanceYear, segment_settlement, settle_year
 from .bootstrap import bootstrap_chance
 from .plan import (
     SUMMARY_COLUMNS,
@@ -224,4 +224,5 @@ def study(
         tornado=table,
         chance=chance,
         facts=dict(facts or {}),
+        segments=segment_settlement(performance, plan.base),
     )

@@ -109,13 +109,18 @@ def test_differences_before_the_window_are_reported_not_paid(
             "service_month": "2026-01",
             "members_posted": 122,
             "members_due": 121,
-            "amount_cents_posted": 42700,
-            "amount_cents_due": 42350,
+            "amount_posted_cents": 42700,
+            "amount_due_cents": 42350,
             "difference_cents": -350,
         }
     ]
     written = pd.read_csv(tmp_path / "2026-05" / "outside_window.csv")
     assert written["difference"].tolist() == [-3.5]
+    # the file's money columns are dollars, named as in every other output file
+    assert list(written.columns) == [
+        "practice_id", "service_month", "members_posted", "members_due",
+        "amount_posted", "amount_due", "difference",
+    ]
 
 
 def test_an_interim_then_a_final_settlement_posts_the_true_up(

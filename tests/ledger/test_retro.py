@@ -165,8 +165,8 @@ def test_differences_outside_the_window_are_reported() -> None:
             "service_month": "2026-03",
             "members_posted": 10,
             "members_due": 9,
-            "amount_cents_posted": 4500,
-            "amount_cents_due": 4050,
+            "amount_posted_cents": 4500,
+            "amount_due_cents": 4050,
             "difference_cents": -450,
         }
     ]

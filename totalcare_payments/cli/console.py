@@ -672,8 +672,8 @@ def _show_outside(outside: pd.DataFrame) -> None:
         table.add_row(
             str(row.practice_id),
             str(row.service_month),
-            dollars(row.amount_cents_posted),
-            dollars(row.amount_cents_due),
+            dollars(row.amount_posted_cents),
+            dollars(row.amount_due_cents),
             dollars(row.difference_cents),
         )
     out.print(table)

@@ -292,6 +292,9 @@ def differences_outside(posted: pd.DataFrame, due: pd.DataFrame) -> pd.DataFrame
     ]
     merged = merged.sort_values(["period", "practice_id"], kind="stable").reset_index(drop=True)
     merged.insert(1, "service_month", [format_period(p) for p in merged["period"]])
+    merged = merged.rename(
+        columns={"amount_cents_posted": "amount_posted_cents", "amount_cents_due": "amount_due_cents"}
+    )
     return merged.drop(columns="period")[OUTSIDE]
 
 
@@ -301,8 +304,8 @@ OUTSIDE = [
     "service_month",
     "members_posted",
     "members_due",
-    "amount_cents_posted",
-    "amount_cents_due",
+    "amount_posted_cents",
+    "amount_due_cents",
     "difference_cents",
 ]
 

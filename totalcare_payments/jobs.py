@@ -522,6 +522,7 @@ class LedgerRun:
     out: Path | None = None
     manifest: dict = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    new_ledger: bool = False  # this batch made the ledger: it pays from its months on
     rejects: pd.DataFrame = field(default_factory=pd.DataFrame)
     backup: Path | None = None
 
@@ -686,6 +687,7 @@ def run_ccf_ledger(
         out=out,
         manifest=manifest,
         files=sorted(out.iterdir()),
+        new_ledger=book.created,
         rejects=rejects,
         backup=backup,
     )
@@ -954,6 +956,7 @@ def run_settlement_ledger(
         out=result.out,
         manifest=result.manifest,
         files=result.files,
+        new_ledger=book.created,
         rejects=result.rejects,
         backup=result.backup,
     )

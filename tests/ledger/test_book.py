@@ -185,8 +185,10 @@ def test_the_commands(ledger_url: str, tmp_path: Path, monkeypatch: pytest.Monke
     result = runner.invoke(app, [*base, "--month", "2026-03", "--post", "--out", "m3"])
     assert result.exit_code == 0, result.output
     assert "Batch 1 posted" in result.output and "$2,378.10" in result.output
+    assert "A new ledger was made" in result.output  # its first batch says so
     result = runner.invoke(app, [*base, "--month", "2026-03", "--post", "--out", "m3b"])
     assert result.exit_code == 0 and "Nothing posted: batch 1" in result.output
+    assert "A new ledger" not in result.output
     result = runner.invoke(app, [*base, "--months", "2026-01..2026-03", "--out", "x"])
     assert result.exit_code == 2 and "one month" in result.output
     result = runner.invoke(app, [*base, "--month", "2026-04", "--pay-date", "2026-04-31", "--out", "y"])
@@ -207,3 +209,17 @@ def test_the_commands(ledger_url: str, tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("TOTALCARE_LEDGER", ledger_url)  # the ledger named once
     result = runner.invoke(app, ["ledger", "batches"])
     assert result.exit_code == 0 and "voided" in result.output
+
+
+def test_a_ledger_path_in_a_folder_that_is_not_there_is_refused(tmp_path: Path) -> None:
+    """A mistyped --ledger must not start an empty ledger that pays every month again:
+    a new SQLite ledger is made only in a folder that exists (exit 6, nothing made)."""
+    missing = tmp_path / "typo" / "ledger.sqlite"
+    result = CliRunner().invoke(
+        app,
+        ["ccf", "--month", "2026-03", "--data", str(SAMPLE), "--ledger", str(missing),
+         "--post", "--out", str(tmp_path / "m3")],
+    )
+    assert result.exit_code == 6, result.output
+    assert "there is no folder" in result.output and "typo" in result.output
+    assert not (tmp_path / "typo").exists() and not (tmp_path / "m3").exists()

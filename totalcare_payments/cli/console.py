@@ -652,6 +652,11 @@ def show_ledger_batch(run: Any) -> None:
     out.print(payments)
     _show_outside(posting.outside)
     where = escape(run.ledger)
+    if run.new_ledger:
+        out.print(
+            f"A new ledger was made at [bold]{where}[/]: it holds nothing paid before this "
+            "batch, so it pays from this batch's months on"
+        )
     if posting.status == "posted":
         out.print(f"Batch {posting.batch_id} posted to [bold]{where}[/]")
     else:

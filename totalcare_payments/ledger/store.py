@@ -67,6 +67,7 @@ class Ledger:
     url: sa.URL
     engine: Engine
     timeout: float
+    created: bool = False  # made by this opening: it holds no batch from before
 
     @property
     def is_postgresql(self) -> bool:
@@ -121,10 +122,12 @@ def open_ledger(ledger: str, *, create: bool, timeout: float | None = None) -> L
             raise LedgerError(f"{path}: no ledger there (a batch posted with --ledger makes one)")
         if path.is_dir():
             raise LedgerError(f"{path} is a folder; a ledger is a file (ledger.sqlite)")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise LedgerError(f"{path}: cannot make its folder ({exc.strerror})") from None
+        if not path.parent.is_dir():
+            # a mistyped path must not start a new, empty ledger that pays everything again
+            raise LedgerError(
+                f"{path}: there is no folder {path.parent}; a new ledger is made only in a "
+                "folder that exists (check the path, or make the folder first)"
+            )
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         _sqlite_transactions(engine, wait)
     else:
@@ -132,7 +135,7 @@ def open_ledger(ledger: str, *, create: bool, timeout: float | None = None) -> L
     opened = Ledger(url=url, engine=engine, timeout=wait)
     try:
         with opened.begin(write=True) as conn:
-            migrate(conn, create=create, name=opened.name)
+            opened.created = migrate(conn, create=create, name=opened.name)
     except sa.exc.SQLAlchemyError as exc:
         engine.dispose()
         raise LedgerError(f"{opened.name}: cannot open the ledger ({_first_line(exc)})") from None
@@ -188,9 +191,10 @@ def current_revision(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
-def migrate(conn: Connection, *, create: bool, name: str, to: str = "head") -> None:
+def migrate(conn: Connection, *, create: bool, name: str, to: str = "head") -> bool:
     """Bring the ledger's schema to ``to`` (the newest revision), inside the caller's
-    transaction; refuse one whose revision this tool does not know (a newer tool made it)."""
+    transaction; refuse one whose revision this tool does not know (a newer tool made it).
+    True when the database held no ledger before (a new ledger is made)."""
     from alembic import command
     from alembic.config import Config
 
@@ -206,11 +210,12 @@ def migrate(conn: Connection, *, create: bool, name: str, to: str = "head") -> N
         )
     target = script.get_current_head() if to == "head" else to
     if current == target:
-        return
+        return False
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = conn
     command.upgrade(config, to)
+    return current is None
 
 
 # ---- bulk writes and reads -------------------------------------------------------------------

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -102,7 +103,7 @@ def member_tier_index(
         if len(sel):
             values = score[sel]
             month_cuts = (
-                linear_quantiles(len(values), q, lambda ranks: _order_stats(values, ranks))
+                linear_quantiles(len(values), q, partial(_order_stats, values))
                 if cuts is None
                 else cuts[m]
             )

@@ -28,7 +28,7 @@ import pandas as pd
 from .attribution import MemberMonths
 from .config import CcfTerms, ProgramConfig, RiskTerms
 from .errors import InputError, Problem
-from .inputs.checks import TableUse
+from .inputs.checks import Table, TableUse
 from .money import to_cents
 from .periods import format_period
 from .program import Program
@@ -272,11 +272,21 @@ def control_totals(lines: pd.DataFrame) -> pd.DataFrame:
 
 def _check_months_present(program: Program, mm: MemberMonths, totals: RiskTotals) -> None:
     """Fail a batch for a month the attribution file does not cover."""
+    if (totals.member_months.sum(axis=0) > 0).all():
+        return
+    covered = np.unique(program.attribution.frame["period"].to_numpy())
+    require_months_present(program.attribution, mm.periods, totals, covered)
+
+
+def require_months_present(
+    attribution: Table, periods: np.ndarray, totals: RiskTotals, covered: np.ndarray
+) -> None:
+    """MONTH_NOT_IN_DATA for the run's months without member-months (``covered``: the
+    months attribution has, sorted)."""
     present = totals.member_months.sum(axis=0) > 0
     if present.all():
         return
-    absent = mm.periods[~present]
-    covered = np.unique(program.attribution.frame["period"].to_numpy())
+    absent = periods[~present]
     span = (
         f"{format_period(covered[0])}..{format_period(covered[-1])}" if len(covered) else "no month"
     )
@@ -286,7 +296,7 @@ def _check_months_present(program: Program, mm: MemberMonths, totals: RiskTotals
             reason=Reason.MONTH_NOT_IN_DATA,
             column="year_month",
             message=(
-                f"{program.attribution.path} has no attribution for "
+                f"{attribution.path} has no attribution for "
                 f"{', '.join(format_period(p) for p in absent)}; it covers {span}"
             ),
         )

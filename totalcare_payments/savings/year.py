@@ -502,7 +502,12 @@ def segment_settlement(year: PerformanceYear, config: ProgramConfig) -> pd.DataF
 
 def compute_settlement(program: Program, config: ProgramConfig, year: int) -> Settlement:
     """Settle a performance year from member-level data: attribution, scores, claims, quality."""
-    performance = performance_year(program, config, year)
+    return settlement_of(performance_year(program, config, year), config)
+
+
+def settlement_of(performance: PerformanceYear, config: ProgramConfig) -> Settlement:
+    """The settlement of a performance year under one config, with its accounting."""
+    year = performance.year
     rows, stop_loss_notes = settle_year(performance, [config])
     settled = rows[SETTLEMENT_COLUMNS].sort_values("practice_id", kind="stable")
     settled = settled.reset_index(drop=True)

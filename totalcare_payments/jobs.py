@@ -19,6 +19,14 @@ from .audit import file_sha256, tool_version
 from .budget.history import Budget, baseline_year, build_budget
 from .ccf import CcfBatch, compute_ccf
 from .config import BudgetTerms, ProgramConfig
+from .engine import EngineOptions
+from .engine.run import (
+    engine_program,
+    partitioned_ccf,
+    partitioned_member_gates,
+    partitioned_settlement,
+    partitioned_settlement_gates,
+)
 from .errors import InputError, OutputError, OutputExistsError
 from .gates import (
     empty_tables,
@@ -119,23 +127,31 @@ def run_ccf(
     paths: dict[str, str | Path | None] | None = None,
     progress: Progress = _quiet,
     ahead: ReadAhead | None = None,
+    engine: EngineOptions | None = None,
 ) -> tuple[CcfBatch, RunResult]:
     """The monthly CCF batch, end to end: payment lines, control totals, rejects, manifest.
 
     ``data``: a data folder, or a program already loaded; ``paths``: files that replace
-    the folder's; ``ahead``: a read-ahead already decoding the folder's large files.
+    the folder's; ``ahead``: a read-ahead already decoding the folder's large files;
+    ``engine``: how to run it (in one piece, or partitioned by member: ``engine``).
     """
     out = Path(out)
     check_destination(out, force)
     config.require_ccf()
     progress("Reading inputs")
-    program = _program(data, config, paths=paths, ahead=ahead)
+    split = engine_program(config, data, months, engine, settle=False, paths=paths)
+    program = _program(data, config, paths=paths, ahead=ahead) if split is None else split.program
     progress("Computing fees")
     gates = require_passed(empty_tables(program.tables(), config.checks))
     rejects = enforce_policy(program.tables(), strict=strict)  # before any cascade it causes
     gates += require_passed(rejected_rows(program.tables(), config.checks, strict=strict), gates)
-    batch = compute_ccf(program, config, months)
-    gates += require_passed(member_gates(program, config, batch.periods, settlement=False), gates)
+    batch = compute_ccf(program, config, months) if split is None else partitioned_ccf(split)
+    gates += require_passed(
+        member_gates(program, config, batch.periods, settlement=False)
+        if split is None
+        else partitioned_member_gates(split, settlement=False),
+        gates,
+    )
     manifest = base_manifest("ccf", config)
     manifest["months"] = [format_period(p) for p in batch.periods]
     manifest["inputs"] = input_manifest(program.tables(), batch.uses)
@@ -162,9 +178,10 @@ def run_settlement(
     paths: dict[str, str | Path | None] | None = None,
     progress: Progress = _quiet,
     ahead: ReadAhead | None = None,
+    engine: EngineOptions | None = None,
 ) -> tuple[Settlement, RunResult]:
     """The year-end settlement, end to end, from member-level data (a data folder or a
-    loaded program) or a practice summary."""
+    loaded program) or a practice summary; ``engine`` as for ``run_ccf``."""
     out = Path(out)
     check_destination(out, force)
     config.require_settlement()
@@ -185,7 +202,10 @@ def run_settlement(
     else:
         if data is None:
             raise InputError("give a data folder (--data) or a practice summary (--summary)")
-        program = _program(
+        split = engine_program(
+            config, data, list(year_periods(year)), engine, settle=True, paths=paths
+        )
+        program = split.program if split is not None else _program(
             data,
             config,
             with_claims=True,
@@ -198,15 +218,17 @@ def run_settlement(
         gates = require_passed(empty_tables(program.tables(), config.checks))
         rejects = enforce_policy(program.tables(), strict=strict)
         gates += require_passed(rejected_rows(program.tables(), config.checks, strict=strict), gates)
-        settlement = compute_settlement(program, config, year)
+        settlement = (
+            compute_settlement(program, config, year)
+            if split is None
+            else partitioned_settlement(split, year)
+        )
         claims = settlement.practices["claims_paid_cents"] + settlement.practices["truncated_cents"]
+        with_claims = settlement.practices.assign(claims_cents=claims)
         gates += require_passed(
-            settlement_gates(
-                program,
-                config,
-                year_periods(year),
-                settlement.practices.assign(claims_cents=claims),
-            ),
+            settlement_gates(program, config, year_periods(year), with_claims)
+            if split is None
+            else partitioned_settlement_gates(split, with_claims),
             gates,
         )
         manifest["inputs"] = input_manifest(program.tables(), settlement.uses)

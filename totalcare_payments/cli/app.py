@@ -14,7 +14,7 @@ meanwhile.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
@@ -24,6 +24,7 @@ from .mssp import mssp_check
 from .scenarios import scenarios
 
 if TYPE_CHECKING:
+    from ..engine.options import Engine, EngineOptions
     from ..inputs.readahead import ReadAhead
 
 #: The program settled when no ``--config`` is given (``config.DEFAULT_PRESET``; named
@@ -77,6 +78,45 @@ StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Fail the run on any rejected input row.")
 ]
 FileOpt = Annotated[Path | None, typer.Option(help="Use this file instead of the data folder's.")]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="How to run: auto (in one piece when the inputs fit the memory limit, else "
+        "local), memory (in one piece), local (partitioned by member, on this machine's "
+        "cores) or dask (partitioned, as Dask tasks; a local cluster without --scheduler).",
+    ),
+]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option("--workers", help="Processes for a partitioned run. Default: the machine's cores."),
+]
+MemoryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-limit",
+        help="Memory the run may use (2GB, 512MB): sets the bucket count of a partitioned "
+        "run. Default: half of the memory available, at most 8 GB.",
+    ),
+]
+BucketsOpt = Annotated[
+    int | None,
+    typer.Option("--buckets", help="Buckets of a partitioned run (default: from --memory-limit)."),
+]
+WorkDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--work-dir",
+        help="Folder for a partitioned run's bucketed inputs (default: a temporary folder).",
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="A Dask scheduler's address (tcp://host:port) for --engine dask."),
+]
+# Below this many member-level rows, auto reads a program in one piece
+# (``engine.options.SMALL_PROGRAM_ROWS``).
+_SMALL_ROWS = 4_000_000
 
 
 def _files(
@@ -96,6 +136,51 @@ def _files(
         "quality": quality,
         "baselines": baselines,
     }
+
+
+def engine_choice(
+    engine: str,
+    workers: int | None,
+    memory_limit: str | None,
+    buckets: int | None,
+    work_dir: Path | None,
+    scheduler: str | None,
+) -> EngineOptions:
+    """The engine and its options named on the command line, checked."""
+    from ..engine.options import ENGINES, EngineOptions, parse_size
+
+    if engine not in ENGINES:
+        raise InputError(f"--engine must be one of {', '.join(ENGINES)}, not '{engine}'")
+    if workers is not None and workers < 1:
+        raise InputError("--workers must be at least 1")
+    if buckets is not None and buckets < 1:
+        raise InputError("--buckets must be at least 1")
+    if scheduler is not None and engine != "dask":
+        raise InputError("--scheduler needs --engine dask")
+    return EngineOptions(
+        engine=cast("Engine", engine),
+        workers=workers,
+        memory_limit=None if memory_limit is None else parse_size(memory_limit),
+        buckets=buckets,
+        work_dir=work_dir,
+        scheduler=scheduler,
+    )
+
+
+def _reads_ahead(engine: str, data: Path, files: list[Path | None], names: list[str]) -> bool:
+    """Whether to start the read-ahead: a run in one piece (a partitioned run reads its
+    inputs bucket by bucket); under auto, when the member-level files are not large."""
+    if engine in ("local", "dask"):
+        return False
+    if engine == "memory":
+        return True
+    from ..engine.options import file_rows
+
+    paths = [
+        given if given is not None else data / f"{name}.parquet"
+        for given, name in zip(files, names, strict=True)
+    ]
+    return file_rows(paths) < _SMALL_ROWS
 
 
 def read_ahead(
@@ -134,6 +219,12 @@ def ccf(
     risk_scores: FileOpt = None,
     force: ForceOpt = False,
     strict: StrictOpt = False,
+    engine: EngineOpt = "auto",
+    workers: WorkersOpt = None,
+    memory_limit: MemoryOpt = None,
+    buckets: BucketsOpt = None,
+    work_dir: WorkDirOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Run the monthly Care Coordination Fee batch and write the payment file.
 
@@ -145,7 +236,12 @@ def ccf(
     with boundary():
         if (month is None) == (months is None):
             raise InputError("give either --month YYYY-MM or --months FIRST..LAST")
-        ahead = read_ahead(data, with_claims=False, attribution=attribution)
+        how = engine_choice(engine, workers, memory_limit, buckets, work_dir, scheduler)
+        ahead = (
+            read_ahead(data, with_claims=False, attribution=attribution)
+            if _reads_ahead(how.engine, data, [attribution], ["attribution"])
+            else None
+        )
         from ..config import load_config
         from ..jobs import run_ccf
         from ..periods import parse_month_range, parse_year_month
@@ -169,6 +265,7 @@ def ccf(
                 paths=_files(practices, attribution, risk_scores),
                 progress=step,
                 ahead=ahead,
+                engine=how,
             )
         console.show_ccf(
             batch.lines,
@@ -214,6 +311,12 @@ def settle(
     ] = None,
     force: ForceOpt = False,
     strict: StrictOpt = False,
+    engine: EngineOpt = "auto",
+    workers: WorkersOpt = None,
+    memory_limit: MemoryOpt = None,
+    buckets: BucketsOpt = None,
+    work_dir: WorkDirOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Settle a performance year's shared savings: budget, actual cost, savings, share, payment.
 
@@ -225,9 +328,11 @@ def settle(
     settlement_segments.csv shows them.
     """
     with boundary():
+        how = engine_choice(engine, workers, memory_limit, buckets, work_dir, scheduler)
         ahead = (
             read_ahead(data, with_claims=True, attribution=attribution, claims=claims)
             if summary is None
+            and _reads_ahead(how.engine, data, [attribution, claims], ["attribution", "claims"])
             else None
         )
         from ..config import load_config
@@ -248,6 +353,7 @@ def settle(
                 paths=_files(practices, attribution, risk_scores, claims, quality, baselines),
                 progress=step,
                 ahead=ahead,
+                engine=how,
             )
         console.show_settlement(
             settlement.practices,

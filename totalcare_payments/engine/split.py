@@ -28,6 +28,7 @@ from ..inputs.read import _readable_columns, _unreadable, integer_range, read_pa
 from ..inputs.readahead import open_parquet
 from ..inputs.schema import TableSpec
 from .buckets import id_buckets
+from .options import file_rows
 
 ROW = "_row"  # each written row's number in its file (data rows from 1)
 _CSV_BLOCK = 1 << 26
@@ -194,15 +195,5 @@ def split_claims(
 
 
 def input_rows(paths: Mapping[str, Path]) -> int:
-    """About how many rows the member-level inputs have: a Parquet file's from its
-    metadata, a CSV file's from its size (about 40 bytes a line)."""
-    total = 0
-    for path in paths.values():
-        try:
-            if path.suffix.lower() == ".csv":
-                total += path.stat().st_size // 40
-            else:
-                total += pq.ParquetFile(path).metadata.num_rows
-        except (OSError, pa.ArrowInvalid):
-            continue
-    return total
+    """About how many rows the member-level inputs have (``options.file_rows``)."""
+    return file_rows(list(paths.values()))

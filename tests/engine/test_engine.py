@@ -71,8 +71,10 @@ VARIANTS = {
         "bluekc_medical_home",
         {
             "risk": {"normalize": True},
-            "ccf": {**MEMBER_TIERS, "tier_multipliers": {"Developing": 0.9, "Established": 1.0,
-                                                        "Advanced": 1.1}},
+            "ccf": {
+                **MEMBER_TIERS,
+                "tier_multipliers": {"Developing": 0.9, "Established": 1.0, "Advanced": 1.1},
+            },
             "settlement": {"stop_loss": PERCENTILE, "ccf_counts_as_cost": True},
         },
     ),
@@ -137,13 +139,16 @@ def cluster() -> Iterator[str]:
 def _cases() -> list[tuple[str, str, dict, str]]:
     cases = [(name, name, {}, "plain") for name in preset_names()]
     cases += [(label, name, changes, "plain") for label, (name, changes) in VARIANTS.items()]
-    cases.append(("segments, normalized", "bluekc_medical_home", {"risk": {"normalize": True}},
-                  "segmented"))
+    cases.append(
+        ("segments, normalized", "bluekc_medical_home", {"risk": {"normalize": True}}, "segmented")
+    )
     return cases
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("label", "name", "changes", "program"), _cases(), ids=[c[0] for c in _cases()])
+@pytest.mark.parametrize(
+    ("label", "name", "changes", "program"), _cases(), ids=[c[0] for c in _cases()]
+)
 def test_every_engine_writes_the_same_bytes(
     label: str,
     name: str,

@@ -48,7 +48,9 @@ def _text_hash(values: pa.Array, steps: Sequence[str]) -> np.ndarray:
     return out
 
 
-def id_buckets(ids: pa.Array | pa.ChunkedArray, n_buckets: int, steps: Sequence[str] = ()) -> np.ndarray:
+def id_buckets(
+    ids: pa.Array | pa.ChunkedArray, n_buckets: int, steps: Sequence[str] = ()
+) -> np.ndarray:
     """Each row's bucket (0..n_buckets-1, int32) from its member id; an empty id goes to
     bucket 0 (the checks reject it there)."""
     n = len(ids)
@@ -56,8 +58,10 @@ def id_buckets(ids: pa.Array | pa.ChunkedArray, n_buckets: int, steps: Sequence[
         return np.zeros(n, dtype=np.int32)
     column = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
     kind = column.type
-    valid = np.ones(n, dtype=bool) if column.null_count == 0 else column.is_valid().to_numpy(
-        zero_copy_only=False
+    valid = (
+        np.ones(n, dtype=bool)
+        if column.null_count == 0
+        else column.is_valid().to_numpy(zero_copy_only=False)
     )
     if pa.types.is_dictionary(kind):
         assert isinstance(column, pa.DictionaryArray)

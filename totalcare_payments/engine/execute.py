@@ -65,9 +65,7 @@ class Runner:
         """``fn(item, shared)`` for each item, in the items' order."""
         if self._client is not None:
             shared_future = self._client.scatter(shared, broadcast=True)
-            futures = self._client.map(
-                fn, list(items), [shared_future] * len(items), pure=False
-            )
+            futures = self._client.map(fn, list(items), [shared_future] * len(items), pure=False)
             return list(self._client.gather(futures))
         if self._pool is not None:
             return list(self._pool.map(fn, items, [shared] * len(items)))

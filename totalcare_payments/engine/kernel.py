@@ -223,4 +223,3 @@ def _sums(bucket: Bucket, ask: Ask) -> BucketSums:
             _values(score[order[bounds[m] : bounds[m + 1]]]) for m in range(n_months)
         ]
     return out
-

@@ -25,8 +25,18 @@ BYTES_PER_ROW_IN_ONE_PIECE = 40
 PROCESS_BYTES = 350 * 2**20
 # Below this many member-level rows a program is read in one piece (auto).
 SMALL_PROGRAM_ROWS = 4_000_000
-_UNITS = {"": 1, "B": 1, "K": 2**10, "KB": 2**10, "M": 2**20, "MB": 2**20, "G": 2**30,
-          "GB": 2**30, "T": 2**40, "TB": 2**40}
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "K": 2**10,
+    "KB": 2**10,
+    "M": 2**20,
+    "MB": 2**20,
+    "G": 2**30,
+    "GB": 2**30,
+    "T": 2**40,
+    "TB": 2**40,
+}
 
 
 def parse_size(text: str) -> int:

@@ -106,8 +106,9 @@ def _empty_rejects() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
 
 
-def _summary_table(spec: schema.TableSpec, path: Path, rows_read: int, kept: int,
-                   rejects: list[pd.DataFrame]) -> Table:
+def _summary_table(
+    spec: schema.TableSpec, path: Path, rows_read: int, kept: int, rejects: list[pd.DataFrame]
+) -> Table:
     """A table of the program as its accounting: rows read, the clean rows' count (a frame
     of that many rows and no columns) and every rejected row, in row order."""
     found = [r for r in rejects if len(r)]
@@ -220,7 +221,9 @@ class Partitioned:
             claims=_claim_lines(lines) if lines else None,
         )
 
-    def distinct(self, get: Callable[[BucketSums], tuple[np.ndarray, np.ndarray] | None]) -> tuple[np.ndarray, np.ndarray]:
+    def distinct(
+        self, get: Callable[[BucketSums], tuple[np.ndarray, np.ndarray] | None]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The distinct values of a per-bucket distribution over all buckets, sorted, with
         their cumulative counts."""
         parts = [v for v in (get(p) for p in self.sums) if v is not None]
@@ -301,16 +304,23 @@ def open_partitioned(
             try:
                 if key == "attribution":
                     split[key] = split_raw(
-                        found[key], spec, "member_id",
+                        found[key],
+                        spec,
+                        "member_id",
                         id_steps(config.inputs.of(key), "member_id"),
-                        work / "buckets" / key, n_buckets,
+                        work / "buckets" / key,
+                        n_buckets,
                     )
                 elif key == "risk_scores":
                     assert config.risk is not None
                     column = config.risk.member_id_column
                     split[key] = split_raw(
-                        found[key], spec, column, id_steps(config.inputs.of(key), column),
-                        work / "buckets" / key, n_buckets,
+                        found[key],
+                        spec,
+                        column,
+                        id_steps(config.inputs.of(key), column),
+                        work / "buckets" / key,
+                        n_buckets,
                     )
                 elif key == "claims":
                     split[key] = split_claims(
@@ -497,7 +507,9 @@ def partitioned_settlement(run: Partitioned, year: int) -> Settlement:
     totals = run.totals()
     if int(totals.member_months.sum()) == 0:
         raise InputError(
-            Problem("attribution", Reason.NO_MEMBER_MONTHS, f"no attributed member-months in {year}")
+            Problem(
+                "attribution", Reason.NO_MEMBER_MONTHS, f"no attributed member-months in {year}"
+            )
         )
     magnitude = sum(p.magnitude_units for p in run.sums)
     if magnitude >= MAGNITUDE_LIMIT_UNITS:
@@ -560,16 +572,15 @@ def partitioned_settlement(run: Partitioned, year: int) -> Settlement:
     )
     active = totals.by_practice().member_months.ravel() > 0
     notes = {
-        "stop_loss_threshold": None if threshold is None or stop_loss.kind == "none"
+        "stop_loss_threshold": None
+        if threshold is None or stop_loss.kind == "none"
         else cents_text(threshold),
         "members_truncated": members_truncated,
     }
 
     def by_practice(asked: StopLoss) -> tuple[np.ndarray, np.ndarray, dict]:
         if asked.model_dump_json() != stop_loss.model_dump_json():
-            raise InputError(
-                "a partitioned run settles under the stop-loss of its own config only"
-            )
+            raise InputError("a partitioned run settles under the stop-loss of its own config only")
         return units_to_cents(claims_units[active]), units_to_cents(truncated[active]), notes
 
     segment_totals: RiskTotals | None = None

@@ -140,8 +140,10 @@ def split_raw(
 
 def _arrow(values: pd.Series) -> pa.Array | pa.ChunkedArray:
     """A checked column in Arrow; dictionary codes as int32 (the same type in every part)."""
-    column = pa.array(values.array) if isinstance(values.dtype, pd.ArrowDtype) else (
-        pa.Array.from_pandas(values)
+    column = (
+        pa.array(values.array)
+        if isinstance(values.dtype, pd.ArrowDtype)
+        else (pa.Array.from_pandas(values))
     )
     if pa.types.is_dictionary(column.type):
         column = column.cast(pa.dictionary(pa.int32(), column.type.value_type))
@@ -184,13 +186,17 @@ def split_claims(
         table = pa.table(columns)
         writers.write(table, id_buckets(table.column("member_id"), n_buckets, steps))
     empty = pa.schema(
-        [("member_id", pa.string()), ("period", pa.int32()), ("paid_amount", pa.float64()),
-         (ROW, pa.int64())]
+        [
+            ("member_id", pa.string()),
+            ("period", pa.int32()),
+            ("paid_amount", pa.float64()),
+            (ROW, pa.int64()),
+        ]
     )
     files = writers.close(empty)
-    frame_rejects = pd.concat(rejects, ignore_index=True) if rejects else SplitTable(
-        "", path, (), 0
-    ).rejects
+    frame_rejects = (
+        pd.concat(rejects, ignore_index=True) if rejects else SplitTable("", path, (), 0).rejects
+    )
     return SplitTable(schema.CLAIMS.name, path, files, rows_read, kept, frame_rejects)
 
 

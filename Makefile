@@ -43,9 +43,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks --benchmark-enable -p no:cacheprovider
 
-## bench-peers: the full year at 1M members against DuckDB and polars
+## bench-peers: each job (ccf one month, ccf twelve months, settle, full year) at 1M members against DuckDB and polars
 bench-peers: $(STAMP)
-	$(PY) benchmarks/peers.py --members 1000000 --repeat 5
+	$(PY) benchmarks/peers.py --members 1000000 --repeat 3
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache .mypy_cache .hypothesis

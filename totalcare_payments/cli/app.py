@@ -117,6 +117,9 @@ SchedulerOpt = Annotated[
 # Below this many member-level rows, auto reads a program in one piece
 # (``engine.options.SMALL_PROGRAM_ROWS``).
 _SMALL_ROWS = 4_000_000
+# generate writes larger programs in blocks of members (bounded memory)
+STREAM_ABOVE = 10_000_000
+STREAM_BLOCK = 1_000_000
 
 
 def _files(
@@ -480,6 +483,15 @@ def generate(
             "disabled=0.15,esrd=0.05; equal shares where none is given).",
         ),
     ] = None,
+    block_members: Annotated[
+        int | None,
+        typer.Option(
+            "--block-members",
+            help="Write the members in blocks of this many, each from its own random stream, "
+            "in bounded memory (Parquet only). Default: in one piece up to 10,000,000 "
+            "members, in blocks of 1,000,000 above.",
+        ),
+    ] = None,
 ) -> None:
     """Write a synthetic program (practices, attribution, risk scores, claims, quality).
 
@@ -492,13 +504,33 @@ def generate(
             raise InputError("--members and --members-per-practice must be at least 1")
         if fmt not in ("parquet", "csv"):
             raise InputError(f"--format must be parquet or csv, not '{fmt}'")
-        from ..generate import generate_program, parse_segments, write_program
+        from ..generate import generate_program, parse_segments, stream_program, write_program
         from . import console
 
         try:
             shares = None if segments is None else parse_segments(segments)
         except ValueError as exc:
             raise InputError(f"--segments: {exc}") from None
+        if block_members is not None and block_members < 1:
+            raise InputError("--block-members must be at least 1")
+        block = block_members or (STREAM_BLOCK if members > STREAM_ABOVE else None)
+        if block is not None:
+            if fmt != "parquet":
+                raise InputError("--block-members writes Parquet only (--format parquet)")
+            with console.progress() as step:
+                step(f"Generating and writing in blocks of {block:,} members")
+                paths, rows = stream_program(
+                    members,
+                    out,
+                    block_members=block,
+                    seed=seed,
+                    year=year,
+                    members_per_practice=members_per_practice,
+                    paid_dates=paid_dates,
+                    segments=shares,
+                )
+            console.show_generated(rows, paths)
+            return
         with console.progress() as step:
             step("Generating")
             tables = generate_program(

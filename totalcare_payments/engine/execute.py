@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from .options import EngineOptions
 
+KERNEL_MODULE = "totalcare_payments.engine.kernel"
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -43,9 +44,10 @@ class Runner:
                 )
                 self._client = Client(self._cluster)
         elif self.workers > 1:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("forkserver")
-            )
+            context = multiprocessing.get_context("forkserver")
+            # the server imports the kernel once; each worker forks from it, loaded
+            context.set_forkserver_preload([KERNEL_MODULE])
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
         return self
 
     def __exit__(

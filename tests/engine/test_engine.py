@@ -262,3 +262,74 @@ def test_a_member_is_in_one_bucket_however_its_id_is_written() -> None:
     assert folded[0] == folded[1]
     spread = np.bincount(id_buckets(pa.array(np.arange(100_000)), 8), minlength=8)
     assert spread.min() > 0.9 * 100_000 / 8  # a hash, not a range
+
+
+# ----- the command line -----
+
+
+def test_the_command_line_runs_partitioned_and_leaves_no_work_behind(
+    programs: dict[str, Path], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from totalcare_payments.cli.app import app
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "mine.txt").write_text("a file of the user's")
+    runner = CliRunner()
+    common = ["settle", "--year", "2026", "--data", str(programs["plain"])]
+    whole = runner.invoke(app, [*common, "--out", str(tmp_path / "a"), "--engine", "memory"])
+    parts = runner.invoke(
+        app,
+        [
+            *common,
+            "--out",
+            str(tmp_path / "b"),
+            "--engine",
+            "local",
+            "--workers",
+            "1",
+            "--buckets",
+            "3",
+            "--work-dir",
+            str(work),
+        ],
+    )
+    assert whole.exit_code == 0 and parts.exit_code == 0, parts.output
+    for name in ("settlement.csv", "manifest.json", "rejects.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert [p.name for p in work.iterdir()] == ["mine.txt"]  # the buckets are gone
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--engine", "spark"], "--engine must be one of"),
+        (["--engine", "local", "--workers", "0"], "--workers must be at least 1"),
+        (["--scheduler", "tcp://127.0.0.1:8786"], "--scheduler needs --engine dask"),
+        (["--engine", "local", "--memory-limit", "lots"], "--memory-limit takes a size"),
+    ],
+)
+def test_engine_options_that_cannot_work_are_refused(
+    options: list[str], message: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from totalcare_payments.cli.app import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "ccf",
+            "--month",
+            "2026-03",
+            "--data",
+            "sample_data",
+            "--out",
+            str(tmp_path / "o"),
+            *options,
+        ],
+    )
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())

@@ -72,8 +72,8 @@ class EngineOptions:
     local cluster of ``workers`` processes), or ``auto`` (in one piece when the inputs are
     small for the memory limit, else ``local``). ``memory_limit``: bytes the run may use
     (None: ``default_memory_limit``); ``buckets``: the bucket count (None: chosen from the
-    input sizes and the limit); ``work_dir``: where the bucketed inputs are written (None:
-    a temporary folder, removed after the run)."""
+    input sizes and the limit); ``work_dir``: where the bucketed inputs are written, in a new
+    folder of the run's own, removed after it (None: the system's temporary folder)."""
 
     engine: Engine = "auto"
     workers: int | None = None

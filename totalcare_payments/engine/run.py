@@ -26,7 +26,7 @@ import pandas as pd
 from ..attribution import MemberIndex, MemberMonths
 from ..ccf import CcfBatch, ccf_lines, control_totals, linear_quantiles, require_months_present
 from ..config import ProgramConfig, StopLoss
-from ..errors import InputError, Problem
+from ..errors import InputError, OutputError, Problem
 from ..gates import (
     NEAR_MISS_SAMPLE,
     ClaimMonths,
@@ -148,13 +148,9 @@ class Partitioned:
     ask: Ask
     sums: list[BucketSums]
     work: Path
-    owned: bool  # the work folder is a temporary one of this run's
 
     def close(self) -> None:
-        if self.owned:
-            shutil.rmtree(self.work, ignore_errors=True)
-        else:
-            shutil.rmtree(self.work / "buckets", ignore_errors=True)
+        shutil.rmtree(self.work, ignore_errors=True)
 
     # ----- what the buckets add up to -----
 
@@ -293,8 +289,7 @@ def open_partitioned(
     order = [spec.name for _, spec, _ in specs]
     rows = input_rows({k: p for k, p in found.items() if k in MEMBER_TABLES})
     n_buckets = options.bucket_count(rows)
-    owned = options.work_dir is None
-    work = Path(tempfile.mkdtemp(prefix="totalcare-")) if owned else Path(options.work_dir or ".")
+    work = _work_folder(options.work_dir)
     split: dict[str, SplitTable] = {}
     small: dict[str, Table] = {}
     try:
@@ -344,11 +339,25 @@ def open_partitioned(
         ask = _first_ask(config, practices, periods, settle)
         with Runner(options, n_buckets) as runner:
             sums = runner.map(bucket_sums, buckets, ask)
+    except OSError as exc:  # a full or read-only work folder
+        shutil.rmtree(work, ignore_errors=True)
+        raise OutputError(f"{work}: cannot write the bucketed inputs: {exc}") from None
     except BaseException:
-        shutil.rmtree(work if owned else work / "buckets", ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
         raise
     program = _summary_program(config, practices, small, split, spec_of, sums)
-    return Partitioned(config, options, program, buckets, ask, sums, work, owned)
+    return Partitioned(config, options, program, buckets, ask, sums, work)
+
+
+def _work_folder(parent: Path | None) -> Path:
+    """A new folder of the run's own for the buckets (in ``parent``, the user's
+    ``--work-dir``, or the system's temporary folder): nothing of the user's is touched."""
+    try:
+        if parent is not None:
+            parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix="totalcare-buckets-", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"{parent or tempfile.gettempdir()}: cannot make a work folder: {exc}") from None
 
 
 def _first_ask(config: ProgramConfig, practices: Table, periods: list[int], settle: bool) -> Ask:
@@ -631,7 +640,7 @@ def engine_program(
     elif not options.partitioned(0):
         return None
     run = open_partitioned(config, data, periods, options, settle=settle, paths=paths)
-    weakref.finalize(run, _remove, run.work if run.owned else run.work / "buckets")
+    weakref.finalize(run, _remove, run.work)
     return run
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -336,3 +337,23 @@ def test_generate_segments_option_errors(text: str, message: str, tmp_path: Path
     )
     assert result.exit_code == 2 and message in result.output
     assert not (tmp_path / "g").exists()
+
+
+def test_a_program_written_in_blocks_is_whole_and_deterministic(tmp_path: Path) -> None:
+    from totalcare_payments.generate import stream_program
+
+    first, rows = stream_program(2_500, tmp_path / "a", block_members=1_000, seed=9)
+    again, _ = stream_program(2_500, tmp_path / "b", block_members=1_000, seed=9)
+    for name, path in first.items():
+        assert path.read_bytes() == again[name].read_bytes(), name
+    attribution = pq.read_table(first["attribution"]).to_pandas()
+    claims = pq.read_table(first["claims"]).to_pandas()
+    # three blocks (1,000 + 1,000 + 500 members): ids run on from block to block
+    assert attribution["member_id"].nunique() == 2_500
+    assert rows["attribution"] == len(attribution) and rows["claims"] == len(claims)
+    assert set(claims["member_id"]) <= set(attribution["member_id"])
+    payments = claims[claims["paid_amount"] >= 0]
+    assert payments["claim_id"].is_unique  # a reversal repeats its payment's id only
+    practices = pq.read_table(first["practices"]).to_pandas()
+    assert len(practices) == 2  # 2,500 members at 1,000 a practice, spread over all blocks
+    assert set(attribution["practice_id"]) == set(practices["practice_id"])

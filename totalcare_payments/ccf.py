@@ -18,7 +18,9 @@ Money columns are integer cents (``*_cents``) in the API; output files carry exa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -26,7 +28,7 @@ import pandas as pd
 from .attribution import MemberMonths
 from .config import CcfTerms, ProgramConfig, RiskTerms
 from .errors import InputError, Problem
-from .inputs.checks import TableUse
+from .inputs.checks import Table, TableUse
 from .money import to_cents
 from .periods import format_period
 from .program import Program
@@ -83,9 +85,14 @@ def linear_rate(terms: CcfTerms, avg_risk: np.ndarray) -> np.ndarray:
 
 
 def member_tier_index(
-    terms: CcfTerms, score: np.ndarray, month: np.ndarray, n_months: int
+    terms: CcfTerms,
+    score: np.ndarray,
+    month: np.ndarray,
+    n_months: int,
+    cuts: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Each member-month's risk tier (0 = lowest) from the quantiles of that month's scores."""
+    """Each member-month's risk tier (0 = lowest) from the quantiles of that month's scores
+    (``cuts``: the months' cut points, one row per month, when worked out elsewhere)."""
     assert terms.member_tiers is not None
     q = np.asarray(terms.member_tiers.quantiles)
     tier = np.zeros(len(score), dtype=np.int8)
@@ -94,9 +101,70 @@ def member_tier_index(
     for m in range(n_months):  # one quantile computation per month, not per member
         sel = order[bounds[m] : bounds[m + 1]]
         if len(sel):
-            cuts = np.quantile(score[sel], q)
-            tier[sel] = np.searchsorted(cuts, score[sel], side="right")
+            values = score[sel]
+            month_cuts = (
+                linear_quantiles(len(values), q, partial(_order_stats, values))
+                if cuts is None
+                else cuts[m]
+            )
+            tier[sel] = np.searchsorted(month_cuts, values, side="right")
     return tier
+
+
+def member_tier_fees(
+    mm: MemberMonths,
+    member_score: np.ndarray,
+    multiplier: np.ndarray,
+    terms: CcfTerms,
+    cuts: np.ndarray | None = None,
+) -> np.ndarray:
+    """The member-tier fees of ``mm``'s member-months summed per practice and month, in
+    cents (int64, practice-major cells): each member-month's fee is its tier's PMPM x its
+    practice's multiplier, in cents. ``member_score``: each member-month's score (normalized
+    when the terms normalize); ``multiplier``: per cell (the tier in force there); ``cuts``: as for
+    ``member_tier_index``."""
+    assert terms.member_tiers is not None
+    group = practice_month_cell(mm)
+    tier = member_tier_index(terms, member_score, mm.month, mm.n_months, cuts)
+    base = np.asarray(terms.member_tiers.pmpm)[tier]
+    fee = to_cents(base * multiplier[group])
+    size = mm.n_practices * mm.n_months
+    return np.bincount(group, weights=fee, minlength=size).astype(np.int64)
+
+
+def _order_stats(values: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """The values of these ranks (0 = smallest) in ``values``."""
+    return np.partition(values, np.unique(ranks))[ranks]
+
+
+def linear_quantiles(
+    n: int, quantiles: np.ndarray, order_stats: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """The ``quantiles`` of n values by numpy's default (linear) rule, to the bit of
+    ``np.quantile``: h = (n - 1) x q, the values of ranks floor(h) and floor(h) + 1
+    (``order_stats`` gives the values of ranks) interpolated as numpy interpolates. Only
+    two order statistics per quantile are needed, so the values may be spread over parts
+    of a program (``engine``)."""
+    q = np.asarray(quantiles, dtype=np.float64)
+    virtual = (n - 1) * q
+    previous = np.floor(virtual)
+    following = previous + 1
+    above = virtual >= n - 1
+    previous[above] = -1
+    following[above] = -1
+    below = virtual < 0
+    previous[below] = 0
+    following[below] = 0
+    prev_rank = previous.astype(np.intp)
+    next_rank = following.astype(np.intp)
+    gamma = np.asarray(virtual - prev_rank, dtype=np.float64)
+    ranks = np.concatenate([prev_rank, next_rank]) % n  # -1: the largest
+    values = np.asarray(order_stats(ranks), dtype=np.float64)
+    a, b = values[: len(q)], values[len(q) :]
+    diff = b - a
+    result = np.add(a, diff * gamma)
+    np.subtract(b, diff * (1 - gamma), out=result, where=gamma >= 0.5)
+    return result
 
 
 def compute_ccf(
@@ -148,6 +216,7 @@ def _fees(
     ccf_terms: CcfTerms,
     totals: RiskTotals | None,
     cells: pd.DataFrame | None,
+    member_fees: np.ndarray | None = None,
 ) -> _Fees:
     totals = risk_totals(mm, scores) if totals is None else totals
     cells = practice_cells(practices, mm.n_months) if cells is None else cells
@@ -161,11 +230,16 @@ def _fees(
     member_fee = None
     if ccf_terms.rate_model == "member_tiers":
         assert ccf_terms.member_tiers is not None
-        group = practice_month_cell(mm)
-        tier = member_tier_index(ccf_terms, member_score, mm.month, mm.n_months)
-        base = np.asarray(ccf_terms.member_tiers.pmpm)[tier]
-        member_fee = to_cents(base * multiplier[group])
-        amount = np.bincount(group, weights=member_fee, minlength=len(members)).astype(np.int64)
+        if member_fees is not None:  # summed per cell elsewhere (a partitioned run)
+            amount = member_fees
+        else:
+            group = practice_month_cell(mm)
+            tier = member_tier_index(ccf_terms, member_score, mm.month, mm.n_months)
+            base = np.asarray(ccf_terms.member_tiers.pmpm)[tier]
+            member_fee = to_cents(base * multiplier[group])
+            amount = np.bincount(group, weights=member_fee, minlength=len(members)).astype(
+                np.int64
+            )
         with np.errstate(invalid="ignore", divide="ignore"):
             rate = to_cents(np.where(members > 0, amount / np.maximum(members, 1), 0) / 100.0)
     else:
@@ -187,13 +261,16 @@ def ccf_lines(
     ccf_terms: CcfTerms,
     totals: RiskTotals | None = None,
     cells: pd.DataFrame | None = None,
+    member_fees: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Payment lines from attributed member-months and member scores (the functional core).
 
     ``totals``: the run's ``risk_totals``, when already worked out; ``cells``: the
     practices row in force in each practice-month (``Program.practice_cells``), when the
-    practices carry effective dates."""
-    fees = _fees(mm, scores, practices, risk_terms, ccf_terms, totals, cells)
+    practices carry effective dates; ``member_fees``: under ``member_tiers``, the fees per
+    practice and month (``member_tier_fees``), when worked out elsewhere (a partitioned
+    run: then ``mm`` needs no member-months)."""
+    fees = _fees(mm, scores, practices, risk_terms, ccf_terms, totals, cells, member_fees)
     month_code = np.tile(np.arange(mm.n_months), mm.n_practices)
     keep = fees.members > 0
     lines = pd.DataFrame(
@@ -273,11 +350,21 @@ def control_totals(lines: pd.DataFrame) -> pd.DataFrame:
 
 def _check_months_present(program: Program, mm: MemberMonths, totals: RiskTotals) -> None:
     """Fail a batch for a month the attribution file does not cover."""
+    if (totals.member_months.sum(axis=0) > 0).all():
+        return
+    covered = np.unique(program.attribution.frame["period"].to_numpy())
+    require_months_present(program.attribution, mm.periods, totals, covered)
+
+
+def require_months_present(
+    attribution: Table, periods: np.ndarray, totals: RiskTotals, covered: np.ndarray
+) -> None:
+    """MONTH_NOT_IN_DATA for the run's months without member-months (``covered``: the
+    months attribution has, sorted)."""
     present = totals.member_months.sum(axis=0) > 0
     if present.all():
         return
-    absent = mm.periods[~present]
-    covered = np.unique(program.attribution.frame["period"].to_numpy())
+    absent = periods[~present]
     span = (
         f"{format_period(covered[0])}..{format_period(covered[-1])}" if len(covered) else "no month"
     )
@@ -287,7 +374,7 @@ def _check_months_present(program: Program, mm: MemberMonths, totals: RiskTotals
             reason=Reason.MONTH_NOT_IN_DATA,
             column="year_month",
             message=(
-                f"{program.attribution.path} has no attribution for "
+                f"{attribution.path} has no attribution for "
                 f"{', '.join(format_period(p) for p in absent)}; it covers {span}"
             ),
         )

@@ -18,7 +18,7 @@ for the failed ones. Nothing here reads or writes a file.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -251,6 +251,79 @@ def _by_reason(rejects: pd.DataFrame) -> str:
 # ----- the files together -----
 
 
+@dataclass(frozen=True)
+class MemberFacts:
+    """What the member gates look at, as counts and a few ids: worked out from a whole
+    program (``member_facts``) or added up over its parts (``engine``)."""
+
+    periods: np.ndarray  # the run's months
+    n_attributed: int  # members with a member-month in the run
+    n_unscored: int  # of them, without a score
+    n_in_risk: int  # of them, with a row in the risk scores
+    unscored_ids: pd.Index  # the first few unscored members' ids
+    missing_in_risk: pd.Index  # attributed members without a risk row (a sample)
+    risk_unmatched: list[str]  # risk-score ids that matched no member (a sample)
+    # settling: the claims
+    n_in_claims: int = 0
+    missing_in_claims: pd.Index | None = None
+    claims_unlinked: list[str] | None = None
+    member_months: np.ndarray | None = None  # per month of the run
+    claims: ClaimMonths | None = None
+
+
+@dataclass(frozen=True)
+class ClaimMonths:
+    """The claim lines per month of the run (``per_month``; the last entry: outside it),
+    the first and last month outside it, and the first rows outside it."""
+
+    per_month: np.ndarray
+    outside_low: int | None
+    outside_high: int | None
+    outside_rows: tuple[int, ...]
+
+
+def member_facts(
+    program: Program, config: ProgramConfig, periods: Iterable[int], *, settlement: bool
+) -> MemberFacts | None:
+    """The member gates' facts of a whole program (None: no risk terms or no member)."""
+    risk_terms = config.risk
+    if risk_terms is None:
+        return None
+    mm, scores = program.months_and_scores(periods, risk_terms)
+    attributed = mm.attributed()
+    n_attributed = int(attributed.sum())
+    if n_attributed == 0:
+        return None
+    risk = program.risk_scores
+    unscored = scores.defaulted & attributed
+    risk_codes = risk.frame["member_code"].to_numpy()
+    in_risk = _members_in(risk_codes, mm.n_members) & attributed
+    facts = MemberFacts(
+        periods=mm.periods,
+        n_attributed=n_attributed,
+        n_unscored=int(unscored.sum()),
+        n_in_risk=int(in_risk.sum()),
+        unscored_ids=mm.member_ids[unscored][:5],
+        missing_in_risk=mm.member_ids[attributed & ~in_risk][:NEAR_MISS_SAMPLE],
+        risk_unmatched=_unmatched_ids(risk.frame[risk_terms.member_id_column], risk_codes),
+    )
+    claims = program.claims
+    if not settlement or claims is None:
+        return facts
+    claim_codes = claims.frame["member_code"].to_numpy()
+    in_claims = _members_in(claim_codes, mm.n_members) & attributed
+    # member-months per month, from the risk totals the run worked out already
+    per_month = program.risk_totals(mm, scores, risk_terms).member_months.sum(axis=0)
+    return replace(
+        facts,
+        n_in_claims=int(in_claims.sum()),
+        missing_in_claims=mm.member_ids[attributed & ~in_claims][:NEAR_MISS_SAMPLE],
+        claims_unlinked=list(claims.unlinked_ids),
+        member_months=per_month,
+        claims=claim_months(claims, mm.periods, config.checks.max_claims_outside_period_share),
+    )
+
+
 def member_gates(
     program: Program, config: ProgramConfig, periods: Iterable[int], *, settlement: bool
 ) -> list[Gate]:
@@ -258,27 +331,28 @@ def member_gates(
     not found in the risk scores or, for a settlement, the claims (MEMBER_IDS_NOT_MATCHED);
     and for a settlement the claims' period: lines outside it (CLAIMS_OUTSIDE_PERIOD) and
     months of it without any (PERIOD_NOT_COVERED)."""
+    facts = member_facts(program, config, periods, settlement=settlement)
+    if facts is None:
+        return []
+    return gates_of_facts(facts, config, program.risk_scores, program.claims)
+
+
+def gates_of_facts(
+    facts: MemberFacts, config: ProgramConfig, risk: Table, claims: Table | None
+) -> list[Gate]:
+    """``member_gates`` from their facts (``risk`` and ``claims``: the tables, for their
+    names and paths)."""
     terms = config.checks
     risk_terms = config.risk
-    if risk_terms is None:
-        return []
-    mm, scores = program.months_and_scores(periods, risk_terms)
-    attributed = mm.attributed()
-    n_attributed = int(attributed.sum())
-    if n_attributed == 0:
-        return []
-    label = _period_label(mm.periods)
-    risk = program.risk_scores
+    assert risk_terms is not None
+    n_attributed = facts.n_attributed
+    label = _period_label(facts.periods)
     id_column = risk_terms.member_id_column
-
-    unscored = scores.defaulted & attributed
-    n_unscored = int(unscored.sum())
-    risk_codes = risk.frame["member_code"].to_numpy()
-    in_risk = _members_in(risk_codes, mm.n_members) & attributed
-    risk_unmatched = _unmatched_ids(risk.frame[id_column], risk_codes)
+    n_unscored = facts.n_unscored
+    risk_unmatched = facts.risk_unmatched
     near_risk = (
-        near_misses(mm.member_ids[attributed & ~in_risk], risk_unmatched)
-        if n_unscored or int(in_risk.sum()) < n_attributed
+        near_misses(facts.missing_in_risk, risk_unmatched)
+        if n_unscored or facts.n_in_risk < n_attributed
         else []
     )
     gates = [
@@ -298,50 +372,42 @@ def member_gates(
                 else ""
             ),
             column=id_column,
-            examples=_near_examples(near_risk, risk.name) or _ids(mm.member_ids[unscored]),
+            examples=_near_examples(near_risk, risk.name) or _ids(facts.unscored_ids),
         ),
         _match_gate(
             terms,
             "min_members_in_risk_scores",
             risk,
             id_column,
-            in_risk,
+            facts.n_in_risk,
             n_attributed,
             label,
             near_risk,
-            mm.member_ids[attributed & ~in_risk],
+            facts.missing_in_risk,
             risk_unmatched,
         ),
     ]
-    claims = program.claims
-    if not settlement or claims is None:
+    if claims is None or facts.claims is None or facts.member_months is None:
         return gates
 
-    claim_codes = claims.frame["member_code"].to_numpy()
-    in_claims = _members_in(claim_codes, mm.n_members) & attributed
-    without = mm.member_ids[attributed & ~in_claims]
-    near_claims = (
-        near_misses(without, list(claims.unlinked_ids))
-        if int(in_claims.sum()) < n_attributed
-        else []
-    )
+    without = facts.missing_in_claims if facts.missing_in_claims is not None else pd.Index([])
+    unlinked = facts.claims_unlinked or []
+    near_claims = near_misses(without, unlinked) if facts.n_in_claims < n_attributed else []
     gates.append(
         _match_gate(
             terms,
             "min_members_in_claims",
             claims,
             "member_id",
-            in_claims,
+            facts.n_in_claims,
             n_attributed,
             label,
             near_claims,
             without,
-            list(claims.unlinked_ids),
+            unlinked,
         )
     )
-    # member-months per month, from the risk totals the run worked out already
-    per_month = program.risk_totals(mm, scores, risk_terms).member_months.sum(axis=0)
-    gates += _claims_period(terms, claims, mm.periods, per_month)
+    gates += _claims_period(terms, claims, facts.periods, facts.member_months, facts.claims)
     return gates
 
 
@@ -369,14 +435,13 @@ def _match_gate(
     key: str,
     table: Table,
     column: str,
-    found: np.ndarray,
+    n_found: int,
     n_attributed: int,
     label: str,
     near: list[tuple[str, str]],
     missing: pd.Index,
     unmatched: list[str],
 ) -> Gate:
-    n_found = int(found.sum())
     share = n_found / n_attributed
     detail = (
         f"{n_found:,} of {n_attributed:,} members attributed in {label} "
@@ -465,11 +530,9 @@ def _difference(a: str, b: str) -> str:
     return ", ".join(kinds) or "written differently"
 
 
-def _claims_period(
-    terms: CheckTerms, claims: Table, periods: np.ndarray, member_months: np.ndarray
-) -> list[Gate]:
-    """CLAIMS_OUTSIDE_PERIOD and PERIOD_NOT_COVERED, from the claims' service months."""
-    label = _period_label(periods)
+def claim_months(claims: Table, periods: np.ndarray, limit: float) -> ClaimMonths:
+    """The claims' lines per month of the run (and outside it), from their service months;
+    the first rows outside it when their share is above ``limit`` (the gate fails)."""
     n_months = len(periods)
     per_month = np.zeros(n_months + 1, dtype=np.int64)  # the last: outside the period
     low = high = None
@@ -482,6 +545,23 @@ def _claims_period(
         if len(outside):
             low = int(outside.min()) if low is None else min(low, int(outside.min()))
             high = int(outside.max()) if high is None else max(high, int(outside.max()))
+    rows: tuple[int, ...] = ()
+    if per_month[-1] and per_month[-1] / per_month.sum() > limit:
+        index = month_index(periods, claims.frame["period"].to_numpy())
+        rows = tuple(int(r) for r in claims.frame.index[index < 0][:5])
+    return ClaimMonths(per_month, low, high, rows)
+
+
+def _claims_period(
+    terms: CheckTerms,
+    claims: Table,
+    periods: np.ndarray,
+    member_months: np.ndarray,
+    lines: ClaimMonths,
+) -> list[Gate]:
+    """CLAIMS_OUTSIDE_PERIOD and PERIOD_NOT_COVERED, from the claims' service months."""
+    label = _period_label(periods)
+    per_month, low, high = lines.per_month, lines.outside_low, lines.outside_high
     n_claims = int(per_month.sum())
     n_outside = int(per_month[-1])
     share = n_outside / n_claims if n_claims else 0.0
@@ -493,8 +573,7 @@ def _claims_period(
         detail += f" (from {format_period(low)} to {format_period(high)})"
     rows: tuple[int, ...] = ()
     if share > terms.max_claims_outside_period_share:
-        index = month_index(periods, claims.frame["period"].to_numpy())
-        rows = tuple(int(r) for r in claims.frame.index[index < 0][:5])
+        rows = lines.outside_rows
     gates = [
         _gate(
             terms,

@@ -143,6 +143,7 @@ PAID_LAG_MAX_DAYS = 365
 PAID_DATE_STREAM = 18  # the paid dates' own random stream: default_rng([seed, 18])
 SEGMENT_CHANGE_RATE = 0.02
 SEGMENT_STREAM = 19  # the segments' own random stream: default_rng([seed, 19])
+BLOCK_STREAM = 20  # a block's own random stream, streaming: default_rng([seed, 20, block])
 
 QUALITY_GATE_STANDARD = 0.65
 BASELINE_PMPM = 400.0
@@ -666,3 +667,96 @@ def _quality(rng: np.random.Generator, year: int, practices: pa.Table) -> pa.Tab
             "met_quality_gate": score >= QUALITY_GATE_STANDARD,
         },
     )
+
+
+def stream_program(
+    members: int,
+    out_dir: str | Path,
+    *,
+    block_members: int,
+    seed: int = 7,
+    year: int = 2026,
+    members_per_practice: int = 1000,
+    paid_dates: bool = False,
+    segments: Mapping[str, float] | Sequence[str] | None = None,
+) -> tuple[dict[str, Path], dict[str, int]]:
+    """Write a synthetic program of any size in bounded memory, as Parquet: the members in
+    blocks of ``block_members``, each block generated as ``generate_program`` generates a
+    program (the same distributions) from its own random stream, ``default_rng([seed,
+    BLOCK_STREAM, block])``, and appended to the files as row groups. The practices and
+    quality come from ``default_rng(seed)``, as in one piece, and every block's members
+    are spread over all of them; member ids and claim ids run on from block to block
+    (claim ids increase with the service date within a block). Deterministic for its
+    arguments; not the same files as ``generate_program`` in one piece (whose claim ids
+    follow the service dates of all members together). Returns the paths and row counts."""
+    if members < 1 or block_members < 1:
+        raise ValueError("members and block_members must be at least 1.")
+    if members_per_practice < 1:
+        raise ValueError("members_per_practice must be at least 1.")
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    n_practices = max(1, round(members / members_per_practice))
+    practices, weights = _practices(rng, n_practices)
+    practice_ids = practices.column("practice_id").combine_chunks()
+    quality = _quality(rng, year, practices)
+    paths = {name: folder / f"{name}.parquet" for name in TABLE_NAMES}
+    rows = dict.fromkeys(TABLE_NAMES, 0)
+    options = {"compression": "snappy", "use_dictionary": True, "write_statistics": True}
+    for name, table in (("practices", practices), ("quality", quality)):
+        pq.write_table(table, paths[name], row_group_size=1 << 20, **options)
+        rows[name] = table.num_rows
+    writers: dict[str, pq.ParquetWriter] = {}
+    shares = None
+    if segments is not None:
+        shares = segments if isinstance(segments, Mapping) else dict.fromkeys(segments, 1.0)
+    claims_written = 0
+    try:
+        for block, first in enumerate(range(0, members, block_members)):  # blocks, not members
+            n = min(block_members, members - first)
+            block_rng = np.random.default_rng([seed, BLOCK_STREAM, block])
+            start, end, first_practice, second_practice, switch_month = _spans(
+                block_rng, n, weights
+            )
+            attribution = _attribution(
+                year, practice_ids, start, end, first_practice, second_practice, switch_month
+            )
+            risk_scores, relative_cost = _risk_scores(block_rng, n)
+            claims = _claims(block_rng, year, start, end, relative_cost)
+            if paid_dates:
+                claims = _with_paid_dates(
+                    np.random.default_rng([seed, PAID_DATE_STREAM, block]), claims
+                )
+            if shares is not None:
+                attribution = _with_segments(
+                    np.random.default_rng([seed, SEGMENT_STREAM, block]),
+                    attribution,
+                    start,
+                    end,
+                    shares,
+                )
+            parts = {
+                "attribution": _shifted(attribution, {"member_id": first}),
+                "risk_scores": _shifted(risk_scores, {"member_id": first}),
+                "claims": _shifted(claims, {"member_id": first, "claim_id": claims_written}),
+            }
+            claims_written += claims.num_rows
+            for name, table in parts.items():
+                if name not in writers:
+                    writers[name] = pq.ParquetWriter(paths[name], table.schema, **options)
+                writers[name].write_table(table, row_group_size=1 << 20)
+                rows[name] += table.num_rows
+            del parts, attribution, risk_scores, claims
+    finally:
+        for writer in writers.values():
+            writer.close()
+    return paths, rows
+
+
+def _shifted(table: pa.Table, offsets: dict[str, int]) -> pa.Table:
+    """The table with these integer columns moved on by their offsets."""
+    for name, offset in offsets.items():
+        at = table.schema.get_field_index(name)
+        column = pc.add(table.column(name), pa.scalar(offset, pa.int64()))
+        table = table.set_column(at, table.schema.field(at), column)
+    return table

@@ -22,6 +22,14 @@ from .audit import file_sha256, tool_version
 from .budget.history import Budget, baseline_year, build_budget
 from .ccf import CcfBatch, ccf_roster, compute_ccf
 from .config import BudgetTerms, ProgramConfig
+from .engine import EngineOptions
+from .engine.run import (
+    engine_program,
+    partitioned_ccf,
+    partitioned_member_gates,
+    partitioned_settlement,
+    partitioned_settlement_gates,
+)
 from .errors import InputError, OutputError, OutputExistsError
 from .gates import (
     empty_tables,
@@ -126,23 +134,31 @@ def run_ccf(
     paths: dict[str, str | Path | None] | None = None,
     progress: Progress = _quiet,
     ahead: ReadAhead | None = None,
+    engine: EngineOptions | None = None,
 ) -> tuple[CcfBatch, RunResult]:
     """The monthly CCF batch, end to end: payment lines, control totals, rejects, manifest.
 
     ``data``: a data folder, or a program already loaded; ``paths``: files that replace
-    the folder's; ``ahead``: a read-ahead already decoding the folder's large files.
+    the folder's; ``ahead``: a read-ahead already decoding the folder's large files;
+    ``engine``: how to run it (in one piece, or partitioned by member: ``engine``).
     """
     out = Path(out)
     check_destination(out, force)
     config.require_ccf()
     progress("Reading inputs")
-    program = _program(data, config, paths=paths, ahead=ahead)
+    split = engine_program(config, data, months, engine, settle=False, paths=paths)
+    program = _program(data, config, paths=paths, ahead=ahead) if split is None else split.program
     progress("Computing fees")
     gates = require_passed(empty_tables(program.tables(), config.checks))
     rejects = enforce_policy(program.tables(), strict=strict)  # before any cascade it causes
     gates += require_passed(rejected_rows(program.tables(), config.checks, strict=strict), gates)
-    batch = compute_ccf(program, config, months)
-    gates += require_passed(member_gates(program, config, batch.periods, settlement=False), gates)
+    batch = compute_ccf(program, config, months) if split is None else partitioned_ccf(split)
+    gates += require_passed(
+        member_gates(program, config, batch.periods, settlement=False)
+        if split is None
+        else partitioned_member_gates(split, settlement=False),
+        gates,
+    )
     manifest = base_manifest("ccf", config)
     manifest["months"] = [format_period(p) for p in batch.periods]
     manifest["inputs"] = input_manifest(program.tables(), batch.uses)
@@ -171,13 +187,15 @@ def run_settlement(
     ahead: ReadAhead | None = None,
     ccf_paid: pd.Series | None = None,
     before_publish: Callable[[Settlement, dict], dict[str, pd.DataFrame]] | None = None,
+    engine: EngineOptions | None = None,
 ) -> tuple[Settlement, RunResult]:
     """The year-end settlement, end to end, from member-level data (a data folder or a
     loaded program) or a practice summary.
 
     ``ccf_paid``: the CCF paid for the year by practice (cents), from a payment ledger;
     ``before_publish(settlement, manifest)``: more tables to write with it (a ledger's
-    settlement lines), called once the settlement is computed."""
+    settlement lines), called once the settlement is computed; ``engine`` as for
+    ``run_ccf``."""
     out = Path(out)
     check_destination(out, force)
     config.require_settlement()
@@ -198,7 +216,10 @@ def run_settlement(
     else:
         if data is None:
             raise InputError("give a data folder (--data) or a practice summary (--summary)")
-        program = _program(
+        split = engine_program(
+            config, data, list(year_periods(year)), engine, settle=True, paths=paths
+        )
+        program = split.program if split is not None else _program(
             data,
             config,
             with_claims=True,
@@ -211,15 +232,17 @@ def run_settlement(
         gates = require_passed(empty_tables(program.tables(), config.checks))
         rejects = enforce_policy(program.tables(), strict=strict)
         gates += require_passed(rejected_rows(program.tables(), config.checks, strict=strict), gates)
-        settlement = compute_settlement(program, config, year, ccf_paid=ccf_paid)
+        settlement = (
+            compute_settlement(program, config, year, ccf_paid=ccf_paid)
+            if split is None
+            else partitioned_settlement(split, year, ccf_paid=ccf_paid)
+        )
         claims = settlement.practices["claims_paid_cents"] + settlement.practices["truncated_cents"]
+        with_claims = settlement.practices.assign(claims_cents=claims)
         gates += require_passed(
-            settlement_gates(
-                program,
-                config,
-                year_periods(year),
-                settlement.practices.assign(claims_cents=claims),
-            ),
+            settlement_gates(program, config, year_periods(year), with_claims)
+            if split is None
+            else partitioned_settlement_gates(split, with_claims),
             gates,
         )
         manifest["inputs"] = input_manifest(program.tables(), settlement.uses)
@@ -872,6 +895,7 @@ def run_settlement_ledger(
     paths: dict[str, str | Path | None] | None = None,
     progress: Progress = _quiet,
     ahead: ReadAhead | None = None,
+    engine: EngineOptions | None = None,
 ) -> tuple[Settlement | None, LedgerRun]:
     """The year's settlement through the payment ledger: an interim or final settlement
     (``stage``), after ``runout_months`` of claims payments (the chain ladder's runout),
@@ -942,6 +966,7 @@ def run_settlement_ledger(
                 ahead=ahead,
                 ccf_paid=ccf_paid,
                 before_publish=post_it,
+                engine=engine,
             )
         except _AlreadyPostedError:
             return None, LedgerRun(

@@ -442,49 +442,21 @@ def load_program(
     ``ahead``: a read-ahead already decoding some of these files.
     """
     folder = Path(data_dir) if data_dir is not None else Path(".")
-    specs: list[tuple[str, TableSpec, str | Path | None]] = [
-        ("practices", schema.PRACTICES if with_claims else schema.PRACTICES_FOR_CCF, practices),
-        (
-            "attribution",
-            schema.ATTRIBUTION if with_claims else schema.ATTRIBUTION_FOR_CCF,
-            attribution,
-        ),
-        ("risk_scores", _risk_spec(config), risk_scores),
-    ]
-    if with_claims:
-        specs.append(("claims", schema.CLAIMS, claims))
-    if with_baselines or baselines is not None:
-        stem = schema.BASELINES.stem
-        present = any((folder / f"{stem}{suffix}").exists() for suffix in (".parquet", ".csv"))
-        if baselines is not None or present:  # a table only some programs have
-            specs.insert(1, ("baselines", schema.BASELINES, baselines))
-    if with_quality:
-        specs.append(("quality", schema.QUALITY, quality))
+    specs = program_specs(
+        folder,
+        config,
+        practices=practices,
+        attribution=attribution,
+        risk_scores=risk_scores,
+        claims=claims,
+        quality=quality,
+        baselines=baselines,
+        with_claims=with_claims,
+        with_quality=with_quality,
+        with_baselines=with_baselines,
+    )
     tables: dict[str, Table] = {}
-    problems: list[Problem] = []
-    paths = {}
-    for key, spec, override in specs:
-        path = Path(override) if override is not None else find_table(folder, spec.stem)
-        both = [folder / f"{spec.stem}{suffix}" for suffix in (".parquet", ".csv")]
-        if override is None and all(p.exists() for p in both):
-            problems.append(
-                Problem(
-                    spec.name,
-                    Reason.TWO_FORMATS,
-                    f"{folder}: both {both[0].name} and {both[1].name} are there; remove the "
-                    f"one that is not current, or name the file with --{key.replace('_', '-')}",
-                )
-            )
-        elif override is None and not path.exists():
-            problems.append(
-                Problem(
-                    spec.name,
-                    Reason.MISSING_FILE,
-                    f"{folder}: no {spec.stem}.parquet or {spec.stem}.csv in the data folder",
-                )
-            )
-        else:
-            paths[key] = path
+    paths, problems = table_paths(folder, specs)
     handover = _Handover()
     program: Program | None = None
     with ThreadPoolExecutor(max_workers=1) as background:
@@ -547,6 +519,76 @@ def load_program(
             claims_table = link_claims(claims_table, program.members)
         program = replace(program, claims=claims_table)
     return program
+
+
+Specs = list[tuple[str, TableSpec, "str | Path | None"]]
+
+
+def program_specs(
+    folder: Path,
+    config: ProgramConfig,
+    *,
+    practices: str | Path | None = None,
+    attribution: str | Path | None = None,
+    risk_scores: str | Path | None = None,
+    claims: str | Path | None = None,
+    quality: str | Path | None = None,
+    baselines: str | Path | None = None,
+    with_claims: bool = False,
+    with_quality: bool = False,
+    with_baselines: bool = False,
+) -> Specs:
+    """The tables a job reads (``load_program``'s arguments): by key, each one's spec and
+    the file given instead of the folder's, in the order problems are reported."""
+    specs: Specs = [
+        ("practices", schema.PRACTICES if with_claims else schema.PRACTICES_FOR_CCF, practices),
+        (
+            "attribution",
+            schema.ATTRIBUTION if with_claims else schema.ATTRIBUTION_FOR_CCF,
+            attribution,
+        ),
+        ("risk_scores", _risk_spec(config), risk_scores),
+    ]
+    if with_claims:
+        specs.append(("claims", schema.CLAIMS, claims))
+    if with_baselines or baselines is not None:
+        stem = schema.BASELINES.stem
+        present = any((folder / f"{stem}{suffix}").exists() for suffix in (".parquet", ".csv"))
+        if baselines is not None or present:  # a table only some programs have
+            specs.insert(1, ("baselines", schema.BASELINES, baselines))
+    if with_quality:
+        specs.append(("quality", schema.QUALITY, quality))
+    return specs
+
+
+def table_paths(folder: Path, specs: Specs) -> tuple[dict[str, Path], list[Problem]]:
+    """Each table's file (the one given, or the data folder's by its conventional name),
+    and the problems of those that cannot be found (MISSING_FILE, TWO_FORMATS)."""
+    problems: list[Problem] = []
+    paths = {}
+    for key, spec, override in specs:
+        path = Path(override) if override is not None else find_table(folder, spec.stem)
+        both = [folder / f"{spec.stem}{suffix}" for suffix in (".parquet", ".csv")]
+        if override is None and all(p.exists() for p in both):
+            problems.append(
+                Problem(
+                    spec.name,
+                    Reason.TWO_FORMATS,
+                    f"{folder}: both {both[0].name} and {both[1].name} are there; remove the "
+                    f"one that is not current, or name the file with --{key.replace('_', '-')}",
+                )
+            )
+        elif override is None and not path.exists():
+            problems.append(
+                Problem(
+                    spec.name,
+                    Reason.MISSING_FILE,
+                    f"{folder}: no {spec.stem}.parquet or {spec.stem}.csv in the data folder",
+                )
+            )
+        else:
+            paths[key] = path
+    return paths, problems
 
 
 class _Handover:

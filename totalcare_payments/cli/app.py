@@ -14,7 +14,7 @@ meanwhile.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
@@ -25,6 +25,7 @@ from .mssp import mssp_check
 from .scenarios import scenarios
 
 if TYPE_CHECKING:
+    from ..engine.options import Engine, EngineOptions
     from ..inputs.readahead import ReadAhead
 
 #: The program settled when no ``--config`` is given (``config.DEFAULT_PRESET``; named
@@ -79,6 +80,48 @@ StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Fail the run on any rejected input row.")
 ]
 FileOpt = Annotated[Path | None, typer.Option(help="Use this file instead of the data folder's.")]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="How to run: auto (in one piece when the inputs fit the memory limit, else "
+        "local), memory (in one piece), local (partitioned by member, on this machine's "
+        "cores) or dask (partitioned, as Dask tasks; a local cluster without --scheduler).",
+    ),
+]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option("--workers", help="Processes for a partitioned run. Default: the machine's cores."),
+]
+MemoryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-limit",
+        help="Memory the run may use (2GB, 512MB): sets the bucket count of a partitioned "
+        "run. Default: half of the memory available, at most 8 GB.",
+    ),
+]
+BucketsOpt = Annotated[
+    int | None,
+    typer.Option("--buckets", help="Buckets of a partitioned run (default: from --memory-limit)."),
+]
+WorkDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--work-dir",
+        help="Folder for a partitioned run's bucketed inputs (default: a temporary folder).",
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="A Dask scheduler's address (tcp://host:port) for --engine dask."),
+]
+# Below this many member-level rows, auto reads a program in one piece
+# (``engine.options.SMALL_PROGRAM_ROWS``).
+_SMALL_ROWS = 4_000_000
+# generate writes larger programs in blocks of members (bounded memory)
+STREAM_ABOVE = 10_000_000
+STREAM_BLOCK = 1_000_000
 
 
 def _files(
@@ -98,6 +141,51 @@ def _files(
         "quality": quality,
         "baselines": baselines,
     }
+
+
+def engine_choice(
+    engine: str,
+    workers: int | None,
+    memory_limit: str | None,
+    buckets: int | None,
+    work_dir: Path | None,
+    scheduler: str | None,
+) -> EngineOptions:
+    """The engine and its options named on the command line, checked."""
+    from ..engine.options import ENGINES, EngineOptions, parse_size
+
+    if engine not in ENGINES:
+        raise InputError(f"--engine must be one of {', '.join(ENGINES)}, not '{engine}'")
+    if workers is not None and workers < 1:
+        raise InputError("--workers must be at least 1")
+    if buckets is not None and buckets < 1:
+        raise InputError("--buckets must be at least 1")
+    if scheduler is not None and engine != "dask":
+        raise InputError("--scheduler needs --engine dask")
+    return EngineOptions(
+        engine=cast("Engine", engine),
+        workers=workers,
+        memory_limit=None if memory_limit is None else parse_size(memory_limit),
+        buckets=buckets,
+        work_dir=work_dir,
+        scheduler=scheduler,
+    )
+
+
+def _reads_ahead(engine: str, data: Path, files: list[Path | None], names: list[str]) -> bool:
+    """Whether to start the read-ahead: a run in one piece (a partitioned run reads its
+    inputs bucket by bucket); under auto, when the member-level files are not large."""
+    if engine in ("local", "dask"):
+        return False
+    if engine == "memory":
+        return True
+    from ..engine.options import file_rows
+
+    paths = [
+        given if given is not None else data / f"{name}.parquet"
+        for given, name in zip(files, names, strict=True)
+    ]
+    return file_rows(paths) < _SMALL_ROWS
 
 
 def read_ahead(
@@ -150,6 +238,12 @@ def ccf(
         typer.Option("--pay-date", help="With a ledger: the pay date, YYYY-MM-DD. Default: the "
         "first day of the month paid.", show_default=False),
     ] = None,
+    engine: EngineOpt = "auto",
+    workers: WorkersOpt = None,
+    memory_limit: MemoryOpt = None,
+    buckets: BucketsOpt = None,
+    work_dir: WorkDirOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Run the monthly Care Coordination Fee batch and write the payment file.
 
@@ -168,7 +262,12 @@ def ccf(
     with boundary():
         if (month is None) == (months is None):
             raise InputError("give either --month YYYY-MM or --months FIRST..LAST")
-        ahead = read_ahead(data, with_claims=False, attribution=attribution)
+        how = engine_choice(engine, workers, memory_limit, buckets, work_dir, scheduler)
+        ahead = (
+            read_ahead(data, with_claims=False, attribution=attribution)
+            if _reads_ahead(how.engine, data, [attribution], ["attribution"])
+            else None
+        )
         from ..config import load_config
         from ..jobs import run_ccf
         from ..periods import parse_month_range, parse_year_month
@@ -185,6 +284,13 @@ def ccf(
         if book is not None:
             if month is None:
                 raise InputError("a ledger batch pays one month: give --month YYYY-MM")
+            given = (workers, memory_limit, buckets, work_dir, scheduler)
+            if how.engine not in ("auto", "memory") or any(v is not None for v in given):
+                raise InputError(
+                    "a ledger batch keeps each member's roster line and runs in one piece: "
+                    "--engine, --workers, --memory-limit, --buckets, --work-dir and "
+                    "--scheduler do not go with --ledger"
+                )
             from ..jobs import run_ccf_ledger
 
             with console.progress() as step:
@@ -219,6 +325,7 @@ def ccf(
                 paths=_files(practices, attribution, risk_scores),
                 progress=step,
                 ahead=ahead,
+                engine=how,
             )
         console.show_ccf(
             batch.lines,
@@ -284,6 +391,12 @@ def settle(
             show_default=False,
         ),
     ] = None,
+    engine: EngineOpt = "auto",
+    workers: WorkersOpt = None,
+    memory_limit: MemoryOpt = None,
+    buckets: BucketsOpt = None,
+    work_dir: WorkDirOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Settle a performance year's shared savings: budget, actual cost, savings, share, payment.
 
@@ -301,9 +414,11 @@ def settle(
     CCF as cost, the CCF is the ledger's posted CCF of the year.
     """
     with boundary():
+        how = engine_choice(engine, workers, memory_limit, buckets, work_dir, scheduler)
         ahead = (
             read_ahead(data, with_claims=True, attribution=attribution, claims=claims)
             if summary is None
+            and _reads_ahead(how.engine, data, [attribution, claims], ["attribution", "claims"])
             else None
         )
         from ..config import load_config
@@ -333,6 +448,7 @@ def settle(
                     paths=_files(practices, attribution, risk_scores, claims, quality, baselines),
                     progress=step,
                     ahead=ahead,
+                    engine=how,
                 )
             if settled is not None and run.out is not None:
                 console.show_settlement(
@@ -358,6 +474,7 @@ def settle(
                 paths=_files(practices, attribution, risk_scores, claims, quality, baselines),
                 progress=step,
                 ahead=ahead,
+                engine=how,
             )
         console.show_settlement(
             settlement.practices,
@@ -497,6 +614,15 @@ def generate(
             "disabled=0.15,esrd=0.05; equal shares where none is given).",
         ),
     ] = None,
+    block_members: Annotated[
+        int | None,
+        typer.Option(
+            "--block-members",
+            help="Write the members in blocks of this many, each from its own random stream, "
+            "in bounded memory (Parquet only). Default: in one piece up to 10,000,000 "
+            "members, in blocks of 1,000,000 above.",
+        ),
+    ] = None,
 ) -> None:
     """Write a synthetic program (practices, attribution, risk scores, claims, quality).
 
@@ -509,13 +635,33 @@ def generate(
             raise InputError("--members and --members-per-practice must be at least 1")
         if fmt not in ("parquet", "csv"):
             raise InputError(f"--format must be parquet or csv, not '{fmt}'")
-        from ..generate import generate_program, parse_segments, write_program
+        from ..generate import generate_program, parse_segments, stream_program, write_program
         from . import console
 
         try:
             shares = None if segments is None else parse_segments(segments)
         except ValueError as exc:
             raise InputError(f"--segments: {exc}") from None
+        if block_members is not None and block_members < 1:
+            raise InputError("--block-members must be at least 1")
+        block = block_members or (STREAM_BLOCK if members > STREAM_ABOVE else None)
+        if block is not None:
+            if fmt != "parquet":
+                raise InputError("--block-members writes Parquet only (--format parquet)")
+            with console.progress() as step:
+                step(f"Generating and writing in blocks of {block:,} members")
+                paths, rows = stream_program(
+                    members,
+                    out,
+                    block_members=block,
+                    seed=seed,
+                    year=year,
+                    members_per_practice=members_per_practice,
+                    paid_dates=paid_dates,
+                    segments=shares,
+                )
+            console.show_generated(rows, paths)
+            return
         with console.progress() as step:
             step("Generating")
             tables = generate_program(

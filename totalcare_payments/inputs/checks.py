@@ -417,12 +417,13 @@ def check_table(
     spec: TableSpec,
     *,
     path: Path | None = None,
-    first_row: int = 1,
+    first_row: int | np.ndarray = 1,
     formats: Mapping[str, ColumnFormat] | None = None,
 ) -> Table:
     """Run a table's checks on a DataFrame (from a file, or built in a notebook). A part of a
-    file starting at row ``first_row`` keeps the file's row numbers; ``formats`` are the
-    columns' declared formats (``[inputs.<table>]``)."""
+    file starting at row ``first_row`` keeps the file's row numbers (an array: each row's
+    number in the file, for rows taken from anywhere in it); ``formats`` are the columns'
+    declared formats (``[inputs.<table>]``)."""
     declared = _declared(spec, formats)
     missing = [c.name for c in spec.columns if c.required and c.name not in frame.columns]
     if missing:
@@ -436,7 +437,12 @@ def check_table(
     columns = spec.columns_in(frame.columns)
     if list(frame.columns) != columns:
         frame = frame[columns]
-    frame = frame.set_axis(pd.RangeIndex(first_row, first_row + len(frame)), axis=0)
+    rows = (
+        pd.Index(first_row)
+        if isinstance(first_row, np.ndarray)
+        else pd.RangeIndex(first_row, first_row + len(frame))
+    )
+    frame = frame.set_axis(rows, axis=0)
     table = Table(
         spec=spec,
         path=path or Path(f"<{spec.name}>"),

@@ -9,7 +9,7 @@ is rejected (DUPLICATE_CLAIM_ID). What the claims cost each practice is ``saving
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -69,10 +69,43 @@ def check_claims(
     the file has a ``paid_date`` column, whose month may not be before the service month
     (PAID_BEFORE_SERVICE).
     """
-    seen = _ClaimKeys(id_range)
     frames: list[pd.DataFrame] = []
     rejects: list[pd.DataFrame] = []
     rows_read = 0
+    for part in checked_claim_parts(parts, path=path, id_range=id_range, formats=formats):
+        kept = part.frame
+        columns = {
+            "member_id": kept["member_id"],
+            "period": in_arrow(kept["period"]),
+            "paid_amount": in_arrow(kept["paid_amount"]),
+        }
+        if "paid_period" in kept.columns:
+            columns["paid_period"] = in_arrow(kept["paid_period"])
+        # the part's arrays become chunks of the file's columns (no copy)
+        frames.append(pd.DataFrame(columns, copy=False))
+        rejects.append(part.rejects)
+        rows_read += part.rows_read
+        del part
+    return Table(
+        spec=schema.CLAIMS,
+        path=path or Path(f"<{schema.CLAIMS.name}>"),
+        frame=frames[0] if len(frames) == 1 else pd.concat(frames),
+        rejects=rejects[0] if len(rejects) == 1 else _concat_rejects(rejects),
+        rows_read=rows_read,
+    )
+
+
+def checked_claim_parts(
+    parts: Iterable[tuple[int, pd.DataFrame]],
+    *,
+    path: Path | None = None,
+    id_range: tuple[int, int] | None = None,
+    formats: Mapping[str, ColumnFormat] | None = None,
+) -> Iterator[Table]:
+    """Each part of the claim lines checked (``check_claims``' checks), one after another:
+    its column checks, the repeated claim-id check against the parts before it, and the
+    paid month against the service month."""
+    seen = _ClaimKeys(id_range)
     for first_row, raw in parts:
         part = check_table(raw, schema.CLAIMS, path=path, first_row=first_row, formats=formats)
         part = part.reject_rows(
@@ -88,26 +121,7 @@ def check_claims(
                 "paid_date",
                 "paid_date is in a month before the claim_start_date's",
             )
-        kept = part.frame
-        columns = {
-            "member_id": kept["member_id"],
-            "period": in_arrow(kept["period"]),
-            "paid_amount": in_arrow(kept["paid_amount"]),
-        }
-        if "paid_period" in kept.columns:
-            columns["paid_period"] = in_arrow(kept["paid_period"])
-        # the part's arrays become chunks of the file's columns (no copy)
-        frames.append(pd.DataFrame(columns, copy=False))
-        rejects.append(part.rejects)
-        rows_read += part.rows_read
-        del part, raw
-    return Table(
-        spec=schema.CLAIMS,
-        path=path or Path(f"<{schema.CLAIMS.name}>"),
-        frame=frames[0] if len(frames) == 1 else pd.concat(frames),
-        rejects=rejects[0] if len(rejects) == 1 else _concat_rejects(rejects),
-        rows_read=rows_read,
-    )
+        yield part
 
 
 def _concat_rejects(rejects: list[pd.DataFrame]) -> pd.DataFrame:

@@ -18,6 +18,7 @@ In whole numbers throughout (``docs/methodology.md``, "Stop-loss"):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,14 +56,25 @@ def percentile_cents(units: np.ndarray, percentile: float) -> int:
     With p = the percentile to 6 places and n values sorted ascending x[0..n-1]:
     h = (n - 1) x p, k = floor(h), value = x[k] + (h - k) x (x[k+1] - x[k]).
     """
-    n = len(units)
+    values = np.asarray(units, dtype=np.int64)
+    return percentile_of(
+        len(values), percentile, lambda picks: np.partition(values, picks)[picks]
+    )
+
+
+def percentile_of(
+    n: int, percentile: float, order_stats: Callable[[list[int]], np.ndarray]
+) -> int:
+    """``percentile_cents`` of n annual costs whose values of given ranks (0 = smallest)
+    ``order_stats`` returns: only two order statistics are needed, so the costs may be
+    spread over parts of a program (``engine``)."""
     if n == 0:
         return 0
     scale = 10**PERCENTILE_DECIMALS
     p = int(np.rint(round_half_up(percentile, PERCENTILE_DECIMALS) * scale))  # p x 10**6
     k, frac = divmod((n - 1) * p, scale)  # h = k + frac / 10**6
     picks = [k, min(k + 1, n - 1)]
-    low, high = (int(v) for v in np.partition(np.asarray(units, dtype=np.int64), picks)[picks])
+    low, high = (int(v) for v in order_stats(picks))
     # value x 10**6, in units: exact integers
     scaled = low * scale + (high - low) * frac
     denominator = scale * UNITS_PER_CENT

@@ -9,6 +9,7 @@ in one pass. ``compute_settlement`` is the one-config settlement with its accoun
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -23,7 +24,7 @@ from ..money import cents_text, to_cents, units_to_cents
 from ..periods import year_periods
 from ..program import Program
 from ..reasons import Reason
-from ..risk import MemberScores
+from ..risk import MemberScores, RiskTotals
 from .completion import CompletionEstimate, estimate_completion
 from .costs import MemberCosts, member_costs
 from .stop_loss import practice_costs, stop_loss_threshold
@@ -92,6 +93,9 @@ class PerformanceYear:
     # with a baseline per segment: one row per practice and segment with member months
     # (``segment_rows``), ``practice_row`` its row of ``practices``; None: practice-level
     segments: pd.DataFrame | None = None
+    # a partitioned run (``engine``): claims and truncation per practice under a stop-loss,
+    # worked out over the program's parts (``costs`` then holds no member)
+    stop_loss_by_practice: Callable[[StopLoss], tuple[np.ndarray, np.ndarray, dict]] | None = None
 
     def completion_factor(self, config: ProgramConfig) -> float | None:
         """The estimated completion factor a config settles with (None: its fixed one)."""
@@ -108,6 +112,8 @@ class PerformanceYear:
 
     def stop_loss_costs(self, stop_loss: StopLoss) -> tuple[np.ndarray, np.ndarray, dict]:
         """claims_paid and truncated cents per practice under a stop-loss, with its notes."""
+        if self.stop_loss_by_practice is not None:
+            return self.stop_loss_by_practice(stop_loss)
         threshold = stop_loss_threshold(stop_loss, self.costs.annual_cost(), self.costs.attributed)
         by_practice = practice_costs(self.costs, threshold)
         notes = {  # the threshold used, as exact decimal text
@@ -150,13 +156,64 @@ def performance_year(
         )
 
     totals = program.risk_totals(mm, scores, risk_terms)
+    claims, completion, after_runout = _claims_in_runout(program.claims, terms, year)
+    costs = member_costs(claims, mm)
+    segment_totals = (
+        None if program.baselines is None else program.segment_totals(mm, scores, risk_terms)
+    )
+    lines = None
+    wants_ccf = terms.ccf_counts_as_cost if with_ccf is None else with_ccf
+    if ccf_paid is None and wants_ccf and config.ccf is not None:
+        practices = program.practices.frame.reset_index(drop=True)
+        cells = program.practice_cells(mm.periods)
+        lines = ccf_lines(mm, scores, practices, risk_terms, config.ccf, totals, cells)
+    return assemble_year(
+        program,
+        config,
+        year,
+        totals,
+        costs,
+        members_defaulted=scores.members_defaulted,
+        segment_totals=segment_totals,
+        segments=mm.segments,
+        ccf=lines,
+        ccf_paid=ccf_paid,
+        uses=tuple(u for u in (mm.use, scores.use) if u is not None),
+        completion=completion,
+        after_runout=after_runout,
+    )
+
+
+def assemble_year(
+    program: Program,
+    config: ProgramConfig,
+    year: int,
+    totals: RiskTotals,
+    costs: MemberCosts,
+    *,
+    members_defaulted: int,
+    segment_totals: RiskTotals | None,
+    segments: tuple[str, ...],
+    ccf: pd.DataFrame | None,
+    uses: tuple[TableUse, ...],
+    ccf_paid: pd.Series | None = None,
+    completion: CompletionEstimate | None,
+    after_runout: int,
+    stop_loss_by_practice: Callable[[StopLoss], tuple[np.ndarray, np.ndarray, dict]]
+    | None = None,
+) -> PerformanceYear:
+    """A performance year from its member-level sums: the risk totals per practice and
+    month (and per practice and segment, with baselines per segment), the claims per
+    member-month (``costs``), the year's CCF lines when they are wanted. ``program``
+    gives the practices, quality and baselines tables. The sums may come from the whole
+    program or from its parts added up (``engine``): the year is the same."""
+    risk_terms = config.risk
+    assert risk_terms is not None
     year_totals = totals.by_practice()
     if risk_terms.normalize:
         year_totals = year_totals.normalized(per_month=False)
     avg_risk = year_totals.average(risk_terms.score_decimals).ravel()
     member_months = year_totals.member_months.ravel()
-    claims, completion, after_runout = _claims_in_runout(program.claims, terms, year)
-    costs = member_costs(claims, mm)
     if after_runout and costs.use is not None:
         costs = replace(
             costs,
@@ -169,20 +226,21 @@ def performance_year(
 
     practices = program.practices.frame.reset_index(drop=True)
     active = member_months > 0
-    segments = None
+    segment_frame = None
     if program.baselines is None:
         _require_baselines(program.practices, practices, active)
     else:  # a budget per segment
+        assert segment_totals is not None
         mean = totals.by_practice().mean_score(per_month=False) if risk_terms.normalize else None
-        segments = segment_rows(program, mm, scores, risk_terms, active, year, mean)
+        segment_frame = segment_rows_of(
+            program, segment_totals, segments, risk_terms, active, year, mean
+        )
     paid = np.zeros(int(active.sum()), dtype=np.int64)
-    if ccf_paid is not None:
+    if ccf_paid is not None:  # what a payment ledger paid
         paid = ccf_paid.reindex(practices["practice_id"][active], fill_value=0).to_numpy(np.int64)
-    elif (terms.ccf_counts_as_cost if with_ccf is None else with_ccf) and config.ccf is not None:
-        cells = program.practice_cells(mm.periods)
-        lines = ccf_lines(mm, scores, practices, risk_terms, config.ccf, totals, cells)
+    elif ccf is not None:
         paid = (
-            lines.groupby("practice_id")["ccf_amount_cents"]
+            ccf.groupby("practice_id")["ccf_amount_cents"]
             .sum()
             .reindex(practices["practice_id"][active], fill_value=0)
             .to_numpy(dtype=np.int64)
@@ -201,10 +259,10 @@ def performance_year(
             "avg_risk_score": avg_risk[active],
             # with segments: the segments' baselines at the year's mix (budget_from_segments)
             "baseline_risk": np.full(n_active, np.nan)
-            if segments is not None
+            if segment_frame is not None
             else practices["baseline_risk"].to_numpy(float)[active],
             "baseline_pmpm_cents": np.zeros(n_active, dtype=np.int64)
-            if segments is not None
+            if segment_frame is not None
             else to_cents(practices["baseline_pmpm"].to_numpy(float)[active]),
             "quality_score": quality_score,
             "met_quality_gate": met_gate,
@@ -212,7 +270,7 @@ def performance_year(
         }
     )
     notes = {
-        "members_defaulted_score": scores.members_defaulted,
+        "members_defaulted_score": members_defaulted,
         "claims_outside_year": costs.claims_outside_year,
         "claims_not_attributed": costs.claims_not_attributed,
         "claims_not_attributed_amount": cents_text(
@@ -221,11 +279,11 @@ def performance_year(
         "practices_without_quality": without_quality,
         "practices_without_members": int((~active).sum()),
     }
-    if segments is not None:
-        notes["segments"] = list(mm.segments)
+    if segment_frame is not None:
+        notes["segments"] = list(segments)
     if completion is not None:
         notes.update(completion.notes())
-    uses = tuple(u for u in (mm.use, scores.use, costs.use, quality_use) if u is not None)
+    all_uses = tuple(u for u in (*uses, costs.use, quality_use) if u is not None)
     return PerformanceYear(
         year=year,
         practices=rows,
@@ -233,9 +291,10 @@ def performance_year(
         active=active,
         ccf_paid_cents=paid,
         notes=notes,
-        uses=uses,
+        uses=all_uses,
         completion=completion,
-        segments=segments,
+        segments=segment_frame,
+        stop_loss_by_practice=stop_loss_by_practice,
     )
 
 
@@ -248,20 +307,34 @@ def segment_rows(
     year: int,
     mean: np.ndarray | None = None,
 ) -> pd.DataFrame:
+    """``segment_rows_of`` the program's segment totals of these member-months."""
+    totals = program.segment_totals(mm, scores, risk_terms)
+    return segment_rows_of(program, totals, mm.segments, risk_terms, active, year, mean)
+
+
+def segment_rows_of(
+    program: Program,
+    totals: RiskTotals,
+    segments: tuple[str, ...],
+    risk_terms: RiskTerms,
+    active: np.ndarray,
+    year: int,
+    mean: np.ndarray | None = None,
+) -> pd.DataFrame:
     """One row per practice and segment with member months in the year: its member months,
     share of the practice's, average risk (normalized by the population's ``mean`` when the
     risk terms normalize, as the practice's is) and its baseline from the baselines table.
 
     A practice and segment with member months and no baseline row stops the run
-    (NO_BASELINE), as does a baseline of 0 (OUT_OF_RANGE)."""
-    totals = program.segment_totals(mm, scores, risk_terms)
+    (NO_BASELINE), as does a baseline of 0 (OUT_OF_RANGE). ``totals``: the scores and
+    member months per practice and segment (``segments``, their names)."""
     if mean is not None:
         totals = totals.normalized(per_month=False, mean=mean)
     avg = totals.average(risk_terms.score_decimals)
     months = totals.member_months
     practice, segment = np.nonzero(months > 0)  # practice-major, segments in name order
     ids = program.practices.frame["practice_id"].to_numpy()
-    names = np.asarray(mm.segments, dtype=object)
+    names = np.asarray(segments, dtype=object)
     cell_mm = months[practice, segment].astype(np.int64)
     practice_mm = months.sum(axis=1)
     frame = pd.DataFrame(
@@ -445,7 +518,12 @@ def compute_settlement(
 ) -> Settlement:
     """Settle a performance year from member-level data: attribution, scores, claims, quality.
     ``ccf_paid``: the CCF paid for the year by practice (cents), from a payment ledger."""
-    performance = performance_year(program, config, year, ccf_paid=ccf_paid)
+    return settlement_of(performance_year(program, config, year, ccf_paid=ccf_paid), config)
+
+
+def settlement_of(performance: PerformanceYear, config: ProgramConfig) -> Settlement:
+    """The settlement of a performance year under one config, with its accounting."""
+    year = performance.year
     rows, stop_loss_notes = settle_year(performance, [config])
     settled = rows[SETTLEMENT_COLUMNS].sort_values("practice_id", kind="stable")
     settled = settled.reset_index(drop=True)

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers import SAMPLE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -333,3 +334,55 @@ def test_engine_options_that_cannot_work_are_refused(
     )
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
+
+
+def test_effective_dated_practices_run_in_one_piece_with_the_same_bytes(tmp_path: Path) -> None:
+    """A practice whose tier changes in June (two dated rows): --engine local runs the
+    program in one piece (the tier in force is looked up month by month) and writes the
+    bytes of --engine memory, CCF and settlement."""
+    from typer.testing import CliRunner
+
+    from totalcare_payments.cli.app import app
+
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    for name in ("attribution", "risk_scores", "claims", "quality"):
+        (feed / f"{name}.csv").write_bytes((SAMPLE / f"{name}.csv").read_bytes())
+    practices = pd.read_csv(SAMPLE / "practices.csv", dtype=str)
+    before, after = practices.iloc[[0]].copy(), practices.iloc[[0]].copy()
+    before["effective_to"], after["effective_from"], after["tier"] = "2026-05", "2026-06", "Advanced"
+    rest = practices.iloc[1:]
+    pd.concat([before, after, rest]).to_csv(feed / "practices.csv", index=False)
+    runner = CliRunner()
+    for command, file in (
+        (["ccf", "--months", "2026-01..2026-12"], "ccf_payments.csv"),
+        (["settle", "--year", "2026"], "settlement.csv"),
+    ):
+        outs = []
+        for engine in ("memory", "local"):
+            out = tmp_path / f"{command[0]}-{engine}"
+            result = runner.invoke(
+                app, [*command, "--data", str(feed), "--engine", engine, "--out", str(out)]
+            )
+            assert result.exit_code == 0, result.output
+            outs.append((out / file).read_bytes())
+        assert outs[0] == outs[1]
+    lines = pd.read_csv(tmp_path / "ccf-memory" / "ccf_payments.csv", dtype=str)
+    p1 = lines[lines["practice_id"] == "P0001"]
+    assert set(p1.loc[p1["year_month"] < "2026-06", "tier"]) == {"Established"}
+    assert set(p1.loc[p1["year_month"] >= "2026-06", "tier"]) == {"Advanced"}
+
+
+def test_a_ledger_batch_refuses_the_partitioned_engine(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from totalcare_payments.cli.app import app
+
+    result = CliRunner().invoke(
+        app,
+        ["ccf", "--month", "2026-03", "--data", str(SAMPLE), "--ledger",
+         str(tmp_path / "l.sqlite"), "--engine", "local", "--out", str(tmp_path / "o")],
+    )
+    assert result.exit_code == 2, result.output
+    assert "do not go with --ledger" in " ".join(result.output.split())
+    assert not (tmp_path / "l.sqlite").exists()

@@ -41,7 +41,14 @@ from ..inputs.checks import REJECT_COLUMNS, Table, TableUse
 from ..inputs.read import read_table
 from ..money import UNITS_PER_DOLLAR, cents_text, to_cents, units_to_cents
 from ..periods import year_periods
-from ..program import Program, _link_baselines, _link_practices, program_specs, table_paths
+from ..program import (
+    Program,
+    _link_baselines,
+    _link_practices,
+    is_dated,
+    program_specs,
+    table_paths,
+)
 from ..reasons import Reason
 from ..risk import MemberScores, RiskTotals
 from ..savings.costs import MAGNITUDE_LIMIT_UNITS, MemberCosts
@@ -323,6 +330,8 @@ def open_partitioned(
                     )
                 else:
                     small[key] = read_table(found[key], spec, None, config.inputs.of(key))
+                    if key == "practices" and is_dated(small[key].frame):
+                        raise _OnePieceNeededError()  # before any table is split
             except InputError as exc:
                 problems.extend(exc.problems)
         if problems:
@@ -633,7 +642,8 @@ def engine_program(
 ) -> Partitioned | None:
     """The program split and its first pass done, when the options partition this run;
     None when it runs in one piece (no options, a program already loaded, small inputs
-    under ``auto``, or a chain-ladder completion factor, which reads the claims whole)."""
+    under ``auto``, a chain-ladder completion factor, which reads the claims whole, or
+    effective-dated practices)."""
     if options is None or data is None or isinstance(data, Program):
         return None
     if settle and config.require_settlement().completion.method != "fixed":
@@ -643,9 +653,17 @@ def engine_program(
             return None
     elif not options.partitioned(0):
         return None
-    run = open_partitioned(config, data, periods, options, settle=settle, paths=paths)
+    try:
+        run = open_partitioned(config, data, periods, options, settle=settle, paths=paths)
+    except _OnePieceNeededError:
+        return None
     weakref.finalize(run, _remove, run.work)
     return run
+
+
+class _OnePieceNeededError(Exception):
+    """The program runs in one piece: its practices carry effective dates (the tier in
+    force month by month is looked up over the whole program)."""
 
 
 def _remove(folder: Path) -> None:

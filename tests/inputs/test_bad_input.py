@@ -240,3 +240,23 @@ def test_claim_amounts_are_read_to_a_hundredth_of_a_cent():
     assert table.frame["paid_amount"].tolist() == amounts[:4]
     assert table.rejects["reason"].tolist() == ["TOO_MANY_DECIMALS"] * 3
     assert table.rejects["row"].tolist() == [5, 6, 7]
+
+
+def test_a_rejected_rows_examples_are_the_row_as_written(tmp_path: Path) -> None:
+    """The examples of a message are the file's own columns, never the columns worked out
+    from them (months as period codes, member and practice codes)."""
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    for name in ("attribution", "risk_scores"):
+        (feed / f"{name}.csv").write_bytes((SAMPLE / f"{name}.csv").read_bytes())
+    practices = pd.read_csv(SAMPLE / "practices.csv", dtype=str)
+    first, second = practices.iloc[[0]].copy(), practices.iloc[[0]].copy()
+    first["effective_to"], second["effective_from"] = "2026-05", "2026-05"  # May twice
+    pd.concat([first, second, practices.iloc[1:]]).to_csv(feed / "practices.csv", index=False)
+    result = CliRunner().invoke(
+        app, ["ccf", "--month", "2026-03", "--data", str(feed), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "OVERLAPPING_DATES" in text and "effective_to=2026-05" in text
+    assert "_period=" not in text and "period=" not in text and "_code=" not in text

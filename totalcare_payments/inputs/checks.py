@@ -90,7 +90,9 @@ class Table:
         rejects = pd.concat(
             [
                 self.rejects,
-                _reject_frame(self.spec.name, self.frame, mask, reason, column, message),
+                _reject_frame(
+                    self.spec.name, self.frame, mask, reason, column, message, _names(self.spec)
+                ),
             ],
             ignore_index=True,
         )
@@ -105,7 +107,9 @@ class Table:
             mask = mask & ~taken
             if mask.any():
                 parts.append(
-                    _reject_frame(self.spec.name, self.frame, mask, reason, column, message)
+                    _reject_frame(
+                    self.spec.name, self.frame, mask, reason, column, message, _names(self.spec)
+                )
                 )
                 taken |= mask
         if not taken.any():
@@ -132,9 +136,18 @@ def accounting_of(tables: Iterable[Table], uses: Iterable[TableUse] = ()) -> dic
 
 
 def _reject_frame(
-    table: str, frame: pd.DataFrame, mask: np.ndarray, reason: str, column: str | None, message: str
+    table: str,
+    frame: pd.DataFrame,
+    mask: np.ndarray,
+    reason: str,
+    column: str | None,
+    message: str,
+    spec_columns: frozenset[str] = frozenset(),
 ) -> pd.DataFrame:
     bad = frame.loc[mask]
+    # the row as the file has it, not the columns worked out from it (a linked frame of
+    # codes alone shows nothing: its row numbers name the rows)
+    bad = bad[[c for c in bad.columns if c in spec_columns]] if spec_columns else bad
     if len(bad.columns):
         record = (
             bad.astype("string")
@@ -477,3 +490,7 @@ def _may_repeat(frame: pd.DataFrame, key: tuple[str, ...]) -> bool:
     return has_repeats((chunk - low for chunk in chunks), span)
 
 
+
+
+def _names(spec: TableSpec) -> frozenset[str]:
+    return frozenset(c.name for c in spec.columns)

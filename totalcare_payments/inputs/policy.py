@@ -65,7 +65,7 @@ def rejection_problems(rejects: pd.DataFrame, paths: dict[str, Path]) -> list[Pr
                 message=str(message),
                 rows=tuple(int(r) for r in rows[:5]),
                 row_count=len(rows),
-                examples=tuple(str(r) for r in part["record"].head(3)),
+                examples=tuple(str(r) for r in part["record"].head(3) if str(r)),
             )
         )
     return problems

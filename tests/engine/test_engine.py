@@ -15,12 +15,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import SAMPLE
+from helpers import DEFAULT_CONFIG, SAMPLE, make_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from totalcare_payments.ccf import compute_ccf
-from totalcare_payments.config import ProgramConfig, parse_config, preset, preset_names, preset_text
+from totalcare_payments.config import ProgramConfig, preset, preset_names, preset_text
 from totalcare_payments.engine import EngineOptions
 from totalcare_payments.engine.buckets import id_buckets
 from totalcare_payments.engine.run import engine_program, partitioned_ccf, partitioned_settlement
@@ -43,19 +43,8 @@ LOCAL = {
 
 
 def _config(name: str, changes: dict) -> ProgramConfig:
-    data = tomllib.loads(preset_text(name))
-
-    def merge(target: dict, patch: dict) -> None:
-        for key, value in patch.items():
-            if value is None:
-                target.pop(key, None)
-            elif isinstance(value, dict) and isinstance(target.get(key), dict):
-                merge(target[key], value)
-            else:
-                target[key] = value
-
-    merge(data, changes)
-    return parse_config(data)
+    """A shipped preset with nested ``changes`` merged in."""
+    return make_config(changes, base=DEFAULT_CONFIG.parent / f"{name}.toml")
 
 
 PERCENTILE = {"kind": "percentile", "percentile": 0.99, "amount": None}

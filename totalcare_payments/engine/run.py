@@ -39,7 +39,7 @@ from ..gates import (
 from ..inputs import schema
 from ..inputs.checks import REJECT_COLUMNS, Table, TableUse
 from ..inputs.read import read_table
-from ..money import UNITS_PER_DOLLAR, cents_text, to_cents, units_to_cents
+from ..money import cents_text, to_cents, units_to_cents
 from ..periods import year_periods
 from ..program import (
     Program,
@@ -51,7 +51,7 @@ from ..program import (
 )
 from ..reasons import Reason
 from ..risk import MemberScores, RiskTotals
-from ..savings.costs import MAGNITUDE_LIMIT_UNITS, MemberCosts
+from ..savings.costs import MemberCosts, require_summable
 from ..savings.stop_loss import percentile_of
 from ..savings.waterfall import Settlement
 from ..savings.year import assemble_year, settlement_of
@@ -532,22 +532,8 @@ def partitioned_settlement(
                 "attribution", Reason.NO_MEMBER_MONTHS, f"no attributed member-months in {year}"
             )
         )
-    magnitude = sum(p.magnitude_units for p in run.sums)
-    if magnitude >= MAGNITUDE_LIMIT_UNITS:
-        assert run.program.claims is not None
-        raise InputError(
-            Problem(
-                table="claims",
-                reason=Reason.OUT_OF_RANGE,
-                column="paid_amount",
-                message=(
-                    f"{run.program.claims.path}: the claims' amounts, taken as positive, add up to "
-                    f"${magnitude / UNITS_PER_DOLLAR:,.0f}: more than "
-                    f"${MAGNITUDE_LIMIT_UNITS // UNITS_PER_DOLLAR:,} cannot be summed to "
-                    "the cent"
-                ),
-            )
-        )
+    assert run.program.claims is not None
+    require_summable(run.program.claims, sum(p.magnitude_units for p in run.sums))
     stop_loss = terms.stop_loss
     ask = replace(run.ask, second_pass=True, truncate=False)
     threshold = run.ask.threshold

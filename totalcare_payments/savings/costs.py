@@ -84,6 +84,26 @@ def _claim_blocks(frame: pd.DataFrame) -> Iterator[tuple[np.ndarray, np.ndarray,
 
 
 
+def require_summable(claims: Table, magnitude_units: float) -> None:
+    """OUT_OF_RANGE when the claims' amounts, taken as positive, reach
+    ``MAGNITUDE_LIMIT_UNITS``: beyond it their sums could not be exact."""
+    if magnitude_units < MAGNITUDE_LIMIT_UNITS:
+        return
+    raise InputError(
+        Problem(
+            table="claims",
+            reason=Reason.OUT_OF_RANGE,
+            column="paid_amount",
+            message=(
+                f"{claims.path}: the claims' amounts, taken as positive, add up to "
+                f"${magnitude_units / UNITS_PER_DOLLAR:,.0f}: more than "
+                f"${MAGNITUDE_LIMIT_UNITS // UNITS_PER_DOLLAR:,} cannot be summed to "
+                "the cent"
+            ),
+        )
+    )
+
+
 def member_costs(claims: Table, mm: MemberMonths) -> MemberCosts:
     """Sum claims per attributed member-month, in units; exclude (and count) the rest."""
     n_cells = mm.n_members * mm.n_months
@@ -123,20 +143,7 @@ def member_costs(claims: Table, mm: MemberMonths) -> MemberCosts:
         n_unattributed += int(np.count_nonzero(unattributed[cell]))
         if any_never:
             units_never_attributed += float(np.sum(amount, where=never & ~outside))
-    if total_magnitude >= MAGNITUDE_LIMIT_UNITS:
-        raise InputError(
-            Problem(
-                table="claims",
-                reason=Reason.OUT_OF_RANGE,
-                column="paid_amount",
-                message=(
-                    f"{claims.path}: the claims' amounts, taken as positive, add up to "
-                    f"${total_magnitude / UNITS_PER_DOLLAR:,.0f}: more than "
-                    f"${MAGNITUDE_LIMIT_UNITS // UNITS_PER_DOLLAR:,} cannot be summed to "
-                    "the cent"
-                ),
-            )
-        )
+    require_summable(claims, total_magnitude)
     not_attributed = n_unattributed - n_outside
     use = TableUse.of(
         claims.name,

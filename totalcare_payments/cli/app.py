@@ -20,7 +20,7 @@ import typer
 
 from ..errors import InputError
 from .boundary import boundary
-from .ledger import LedgerOpt, ledger_app, resolve_ledger
+from .ledger import RunLedgerOpt, ledger_app, resolve_ledger
 from .mssp import mssp_check
 from .scenarios import scenarios
 
@@ -224,7 +224,7 @@ def ccf(
     risk_scores: FileOpt = None,
     force: ForceOpt = False,
     strict: StrictOpt = False,
-    ledger: LedgerOpt = None,
+    ledger: RunLedgerOpt = None,
     post: Annotated[
         bool,
         typer.Option(
@@ -371,7 +371,7 @@ def settle(
     ] = None,
     force: ForceOpt = False,
     strict: StrictOpt = False,
-    ledger: LedgerOpt = None,
+    ledger: RunLedgerOpt = None,
     post: Annotated[
         bool,
         typer.Option("--post", help="With a ledger: post the settlement (else a draft)."),

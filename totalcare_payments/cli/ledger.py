@@ -42,6 +42,18 @@ LedgerOpt = Annotated[
         show_default=False,
     ),
 ]
+#: ``ccf`` and ``settle``: a ledger only when one is named (a plain batch otherwise).
+RunLedgerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ledger",
+        "-l",
+        help=f"Run through a payment ledger: an SQLite file or "
+        f"postgresql://user:password@host/db. Default: ${LEDGER_ENV}, else the config's "
+        "[ledger] url; with none of them, no ledger (a batch of its own).",
+        show_default=False,
+    ),
+]
 
 
 def resolve_ledger(option: str | None, configured: str | None = None) -> str | None:

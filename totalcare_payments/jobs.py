@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -46,8 +46,8 @@ from .inputs.read import read_table
 from .inputs.readahead import ReadAhead
 from .money import dollars, to_cents
 from .outputs.manifest import base_manifest, input_manifest, totals_json
-from .outputs.publish import check_destination, publish, run_record
-from .outputs.remittance import remittance_html, write_remittances
+from .outputs.publish import check_destination, publish, run_record, stage
+from .outputs.remittance import remittance_pages, write_remittances
 from .outputs.tables import MANIFEST, write_json, write_table
 from .periods import format_period, parse_year_month, year_periods
 from .program import Program, load_program
@@ -638,64 +638,79 @@ def run_ccf_ledger(
             }
         )
 
+    made: dict[str, Any] = {}
+
+    def stage_files(posting: Posting) -> None:
+        """The batch's files, staged inside the posting's transaction: a batch whose files
+        cannot be written is not posted, and a posted batch always has them."""
+        progress("Writing payment files")
+        cells = program.practice_cells([month])
+        payments = ledger_payments(posting, cells, record)
+        manifest = base_manifest("ccf", config)
+        manifest["months"] = [format_period(p) for p in posting.window]
+        manifest["ledger"] = {
+            "ledger": book.name,
+            "batch_id": posting.batch_id,
+            "status": posting.status,
+            "month_paid": record.period,
+            "pay_date": record.pay_date,
+            "retro_months": record.retro_months,
+            "fingerprint": record.fingerprint,
+        }
+        manifest["inputs"] = inputs
+        manifest["gates"] = gates_json(gates)
+        manifest["notes"] = {"members_defaulted_score": batch.members_defaulted}
+        line_file = ledger_line_file(posting)
+        roster_file = ledger_roster_file(posting)
+        totals = ledger_control_totals(payments, line_file, roster_file)
+        manifest["control_totals"] = totals_json(totals)
+        tables = {
+            "payments": payments,
+            "payment_lines": line_file,
+            "roster": roster_file,
+            "control_totals": totals,
+            "outside_window": posting.outside,
+        }
+        names = dict(
+            zip(cells["practice_id"].astype(str), cells["practice_name"].astype(str), strict=True)
+        )
+        statements = remittances(config, posting, payments, record, names)
+
+        def fill(folder: Path) -> None:
+            written: list[Path] = []
+            rows: dict[str, int] = {}
+            for stem, frame in tables.items():
+                written += write_table(frame, folder, stem, parquet=stem == "roster")
+                rows[stem] = len(frame)
+            written += write_table(rejects, folder, "rejects", parquet=False)
+            rows["rejects"] = len(rejects)
+            written += write_remittances(folder, statements)
+            manifest["outputs"] = {
+                str(p.relative_to(folder)): {"sha256": file_sha256(p)}
+                | ({"rows": rows[p.stem]} if p.suffix != ".html" else {})
+                for p in written
+            }
+            write_json(folder / MANIFEST, manifest)
+            write_json(folder / "run.json", run_record())
+
+        made.update(staged=stage(out, fill, force=force), payments=payments, manifest=manifest)
+
     progress("Posting to the ledger" if post else "Recording a draft in the ledger")
     book = open_ledger(ledger, create=True)
     try:
-        posting = post_ccf(book, record, due, window, due_before, post=post)
+        posting = post_ccf(
+            book, record, due, window, due_before, post=post, before_commit=stage_files
+        )
+    except BaseException:
+        if "staged" in made:  # staged, then the commit failed: nothing posted, no files
+            made["staged"].discard()
+        raise
     finally:
         book.dispose()
     if posting.status == "already":
         return LedgerRun(posting=posting, payments=pd.DataFrame(), ledger=book.name)
-    cells = program.practice_cells([month])
-    payments = ledger_payments(posting, cells, record)
-    manifest = base_manifest("ccf", config)
-    manifest["months"] = [format_period(p) for p in posting.window]
-    manifest["ledger"] = {
-        "ledger": book.name,
-        "batch_id": posting.batch_id,
-        "status": posting.status,
-        "month_paid": record.period,
-        "pay_date": record.pay_date,
-        "retro_months": record.retro_months,
-        "fingerprint": record.fingerprint,
-    }
-    manifest["inputs"] = inputs
-    manifest["gates"] = gates_json(gates)
-    manifest["notes"] = {"members_defaulted_score": batch.members_defaulted}
-    line_file = ledger_line_file(posting)
-    roster_file = ledger_roster_file(posting)
-    totals = ledger_control_totals(payments, line_file, roster_file)
-    manifest["control_totals"] = totals_json(totals)
-    tables = {
-        "payments": payments,
-        "payment_lines": line_file,
-        "roster": roster_file,
-        "control_totals": totals,
-        "outside_window": posting.outside,
-    }
-    names = dict(zip(cells["practice_id"].astype(str), cells["practice_name"].astype(str), strict=True))
-    statements = remittances(config, posting, payments, record, names)
-
-    def fill(folder: Path) -> None:
-        written: list[Path] = []
-        rows: dict[str, int] = {}
-        for stem, frame in tables.items():
-            written += write_table(frame, folder, stem, parquet=stem == "roster")
-            rows[stem] = len(frame)
-        written += write_table(rejects, folder, "rejects", parquet=False)
-        rows["rejects"] = len(rejects)
-        written += write_remittances(folder, statements)
-        manifest["outputs"] = {
-            str(p.relative_to(folder)): {"sha256": file_sha256(p)}
-            | ({"rows": rows[p.stem]} if p.suffix != ".html" else {})
-            for p in written
-        }
-        write_json(folder / MANIFEST, manifest)
-        write_json(folder / "run.json", run_record())
-
-    progress("Writing payment files")
     try:
-        backup = publish(out, fill, force=force)
+        backup = made["staged"].swap()
     except OutputError as exc:
         if posting.status != "posted":
             raise
@@ -705,10 +720,10 @@ def run_ccf_ledger(
         ) from None
     return LedgerRun(
         posting=posting,
-        payments=payments,
+        payments=made["payments"],
         ledger=book.name,
         out=out,
-        manifest=manifest,
+        manifest=made["manifest"],
         files=sorted(out.iterdir()),
         new_ledger=book.created,
         rejects=rejects,
@@ -853,13 +868,11 @@ def remittances(
     lines_ = ledger_line_file(posting)
     roster_ = ledger_roster_file(posting)
     adjusted = roster_.loc[roster_["kind"].to_numpy() != "current"]
-    by_practice_lines = dict(tuple(lines_.groupby("practice_id", sort=True)))
-    by_practice_roster = dict(tuple(adjusted.groupby("practice_id", sort=True)))
     payee = [c for c in schema.PAYEE_COLUMNS if c in payments.columns]
-    statements = {}
+    facts = {}
     for row in payments.to_dict("records"):  # one statement per practice
         practice = str(row["practice_id"])
-        facts = {
+        facts[practice] = {
             "program": config.program.name,
             "practice": practice,
             "practice name": names.get(practice, ""),
@@ -871,13 +884,7 @@ def remittances(
             "adjustments": dollars(int(row["adjustment_amount_cents"])),
             "net payment": dollars(int(row["net_amount_cents"])),
         }
-        statements[practice] = remittance_html(
-            facts,
-            by_practice_lines.get(practice, lines_.iloc[:0]),
-            by_practice_roster.get(practice, adjusted.iloc[:0]),
-            draft=posting.status != "posted",
-        )
-    return statements
+    return remittance_pages(facts, lines_, adjusted, draft=posting.status != "posted")
 
 
 def run_settlement_ledger(

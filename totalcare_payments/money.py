@@ -115,3 +115,31 @@ def dollars(cents: int | np.integer) -> str:
     sign = "-" if value < 0 else ""
     whole, frac = divmod(abs(value), 100)
     return f"{sign}${whole:,}.{frac:02d}"
+
+
+def grouped_digits(values: np.ndarray) -> np.ndarray:
+    """Whole numbers with thousands separators, element by element as ``f"{v:,}"``:
+    -1234567 -> '-1,234,567' (one pass per group of three digits, not per value)."""
+    v = np.asarray(values, dtype=np.int64)
+    if not v.size:
+        return np.array([], dtype=str)
+    whole = np.abs(v)
+    text = (whole % 1000).astype(str)
+    top, rest = whole % 1000, whole // 1000
+    while np.any(rest > 0):
+        pad = np.where(top < 10, "00", np.where(top < 100, "0", ""))
+        longer = np.strings.add(np.strings.add((rest % 1000).astype(str), ","), pad)
+        text = np.where(rest > 0, np.strings.add(longer, text), text)
+        top, rest = rest % 1000, rest // 1000
+    return np.where(v < 0, np.strings.add("-", text), text)
+
+
+def dollars_array(cents: np.ndarray) -> np.ndarray:
+    """``dollars`` of every element of an array of cents: -123456 -> '-$1,234.56'."""
+    c = np.asarray(cents, dtype=np.int64)
+    if not c.size:
+        return np.array([], dtype=str)
+    whole, frac = np.divmod(np.abs(c), 100)
+    text = np.strings.add(np.strings.add("$", grouped_digits(whole)), ".")
+    text = np.strings.add(text, np.strings.zfill(frac.astype(str), 2))
+    return np.where(c < 0, np.strings.add("-", text), text)

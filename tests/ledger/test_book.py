@@ -223,3 +223,39 @@ def test_a_ledger_path_in_a_folder_that_is_not_there_is_refused(tmp_path: Path) 
     assert result.exit_code == 6, result.output
     assert "there is no folder" in result.output and "typo" in result.output
     assert not (tmp_path / "typo").exists() and not (tmp_path / "m3").exists()
+
+
+def test_a_batch_whose_files_cannot_be_written_is_not_posted(
+    ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch's files are staged inside the posting's transaction: when writing them
+    fails, nothing is posted and no folder is left; the next run posts the batch and writes
+    its files (a posted batch always has its payments.csv)."""
+    import totalcare_payments.jobs as jobs
+    from totalcare_payments.errors import OutputError
+
+    real = jobs.write_remittances
+
+    def broken(folder: Path, statements: dict[str, str]) -> list[Path]:
+        raise OSError(28, "No space left on device", str(folder))
+
+    monkeypatch.setattr(jobs, "write_remittances", broken)
+    with pytest.raises(OutputError, match="No space left"):
+        _batch(ledger_url, "2026-03", tmp_path)
+    assert not (tmp_path / "2026-03").exists()
+    assert not list(tmp_path.glob(".2026-03.partial-*"))
+    ledger = open_ledger(ledger_url, create=True)
+    try:
+        assert len(list_batches(ledger)) == 0  # nothing posted, not even a draft
+    finally:
+        ledger.dispose()
+    monkeypatch.setattr(jobs, "write_remittances", real)
+    run = _batch(ledger_url, "2026-03", tmp_path)
+    assert run.posting.status == "posted"  # (PostgreSQL's ids are not taken back: 1 or 2)
+    ledger = open_ledger(ledger_url, create=False)
+    try:
+        assert len(list_batches(ledger)) == 1
+    finally:
+        ledger.dispose()
+    paid = pd.read_csv(tmp_path / "2026-03" / "payments.csv")
+    assert round(paid["net_amount"].sum(), 2) == 2378.10

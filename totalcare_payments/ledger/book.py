@@ -287,6 +287,7 @@ def post_ccf(
     due_before: Callable[[list[int]], pd.DataFrame],
     *,
     post: bool,
+    before_commit: Callable[[Posting], None] | None = None,
 ) -> Posting:
     """Post (or, without ``post``, record as a draft) the CCF batch of ``record.period``:
     per member-month of the ``window`` the difference between the ``due`` roster and
@@ -294,7 +295,9 @@ def post_ccf(
     ``due_before(periods)`` gives the latest inputs' practice-month lines of earlier
     months posted before (``period``, ``practice_id``, ``members``, ``amount_cents``),
     whose differences are reported, not paid. The same inputs and config as a posted
-    batch post nothing (``status`` ``already``)."""
+    batch post nothing (``status`` ``already``).
+    ``before_commit(posting)`` runs inside the transaction once the batch is written: the
+    batch's files are staged there, so that an exception in it posts nothing."""
     pay_period = parse_year_month(record.period)
     with ledger.begin(write=True) as conn:
         existing = _posted_fingerprint(conn, record.fingerprint)
@@ -321,7 +324,12 @@ def post_ccf(
         if post:
             insert_frame(conn, roster, _roster_rows(batch_id, changes))
             _mark_posted(conn, batch_id)
-    return Posting(batch_id, "posted" if post else "draft", changes, practice, outside, window)
+        posting = Posting(
+            batch_id, "posted" if post else "draft", changes, practice, outside, window
+        )
+        if before_commit is not None:
+            before_commit(posting)
+    return posting
 
 
 def post_settlement(

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,6 +67,43 @@ def publish(dest: Path, fill: Callable[[Path], None], *, force: bool) -> Path | 
 
     Returns the backup folder of the replaced output, if there was one.
     """
+    return stage(dest, fill, force=force).swap()
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A run's output written in full beside its destination, not yet in its place: a
+    ledger batch is staged, then committed, then swapped in, so that a posted batch
+    always has its files and a batch whose files could not be written is not posted."""
+
+    dest: Path
+    tmp: Path
+
+    def swap(self) -> Path | None:
+        """Move the staged folder into place (the old output kept as a backup, returned)."""
+        dest, backup = self.dest, None
+        try:
+            if dest.exists():
+                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+                backup = dest.parent / f"{dest.name}.backup-{stamp}"
+                n = 1
+                while backup.exists():
+                    backup = dest.parent / f"{dest.name}.backup-{stamp}-{n}"
+                    n += 1
+                os.rename(dest, backup)
+            os.rename(self.tmp, dest)
+        except OSError as exc:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise _cannot_write(dest, exc) from None
+        return backup
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def stage(dest: Path, fill: Callable[[Path], None], *, force: bool) -> Staged:
+    """Write a run into a temporary sibling folder of ``dest`` with ``fill`` (its files
+    flushed to disk), checking first that ``dest`` may be written (``check_destination``)."""
     dest = Path(dest)
     check_destination(dest, force)
     try:
@@ -88,21 +126,7 @@ def publish(dest: Path, fill: Callable[[Path], None], *, force: bool) -> Path | 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    backup = None
-    try:
-        if dest.exists():
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            backup = dest.parent / f"{dest.name}.backup-{stamp}"
-            n = 1
-            while backup.exists():
-                backup = dest.parent / f"{dest.name}.backup-{stamp}-{n}"
-                n += 1
-            os.rename(dest, backup)
-        os.rename(tmp, dest)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise _cannot_write(dest, exc) from None
-    return backup
+    return Staged(dest, tmp)
 
 
 def _cannot_write(dest: Path, exc: OSError) -> OutputError:

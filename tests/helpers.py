@@ -375,3 +375,34 @@ def restated_feed(root: Path, month: str) -> Path:
         risk_scores=_restated_scores(month),
         practices=_restated_practices(month),
     )
+
+
+def sample_with_parquet_claims(folder: Path, *, string_ids: bool = False) -> Path:
+    """The sample program in ``folder`` with its claims as one Parquet file: claim ids as
+    integers (or text, ``string_ids``), amounts as doubles, dates as text."""
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in SAMPLE.glob("*.csv"):
+        if path.stem not in ("claims", "practice_summary"):
+            shutil.copy(path, folder / path.name)
+    claims = pd.read_csv(SAMPLE / "claims.csv", dtype=str)
+    claims["claim_id"] = claims["claim_id"] if string_ids else claims["claim_id"].astype("int64")
+    claims["paid_amount"] = claims["paid_amount"].astype("float64")
+    claims.to_parquet(folder / "claims.parquet", index=False)
+    return folder
+
+
+def claims_by_month(source: Path, folder: Path, *, hive: bool = False) -> list[Path]:
+    """Write a claims Parquet file's lines into ``folder`` as one file per service month
+    (``2026-01.parquet``, ..., or hive-style ``month=2026-01/part-0.parquet``), each file's
+    lines in the source's order; the files, in month order."""
+    claims = pd.read_parquet(source)
+    month = claims["claim_start_date"].astype(str).str[:7]
+    files = []
+    for value in sorted(month.unique()):
+        path = folder / f"month={value}" / "part-0.parquet" if hive else folder / f"{value}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        claims[month == value].to_parquet(path, index=False)
+        files.append(path)
+    return files

@@ -43,7 +43,7 @@ class Problem:
     reason: str
     message: str
     column: str | None = None
-    rows: tuple[int, ...] = ()
+    rows: tuple[int | str, ...] = ()  # row numbers, or file:row in a folder of files
     row_count: int = 0
     examples: tuple[str, ...] = field(default=())
 

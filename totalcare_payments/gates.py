@@ -25,7 +25,7 @@ import pandas as pd
 
 from .config import CheckTerms, ProgramConfig
 from .errors import InputError, Problem
-from .inputs.checks import Table
+from .inputs.checks import Table, row_labels
 from .inputs.columns import number_chunks
 from .inputs.policy import rejection_problems
 from .periods import format_period, month_index
@@ -51,7 +51,7 @@ class Gate:
     detail: str  # what the gate saw, in words
     relaxed: str | None = None  # why the limit is looser than its default
     strict: bool = False  # the limit is --strict's, not the config's
-    rows: tuple[int, ...] = ()
+    rows: tuple[int | str, ...] = ()
     row_count: int = 0
     examples: tuple[str, ...] = ()
     causes: tuple[Problem, ...] = ()  # the rejected rows behind a failure, reason by reason
@@ -147,7 +147,7 @@ def _gate(
     column: str | None = None,
     limit: float | None = None,
     strict: bool = False,
-    rows: tuple[int, ...] = (),
+    rows: tuple[int | str, ...] = (),
     row_count: int = 0,
     examples: tuple[str, ...] = (),
     causes: tuple[Problem, ...] = (),
@@ -216,7 +216,6 @@ def rejected_rows(tables: Iterable[Table], terms: CheckTerms, *, strict: bool) -
         if n:
             detail += f": {_by_reason(rejects)}"
         columns = sorted({str(c) for c in rejects["column"] if str(c)}) if n else []
-        rows = np.sort(rejects["row"].to_numpy(dtype=np.int64)) if n else np.zeros(0, np.int64)
         gates.append(
             _gate(
                 terms,
@@ -228,7 +227,7 @@ def rejected_rows(tables: Iterable[Table], terms: CheckTerms, *, strict: bool) -
                 column=", ".join(columns) or None,
                 limit=0.0 if strict else None,
                 strict=strict,
-                rows=tuple(int(r) for r in rows[:5]),
+                rows=row_labels(rejects),
                 row_count=n,
                 causes=_rejections(table),
             )
@@ -571,9 +570,11 @@ def _claims_period(
     )
     if low is not None and high is not None:
         detail += f" (from {format_period(low)} to {format_period(high)})"
-    rows: tuple[int, ...] = ()
+    rows: tuple[int | str, ...] = ()
     if share > terms.max_claims_outside_period_share:
         rows = lines.outside_rows
+        if claims.dataset is not None:  # numbered across a folder's files: file:row
+            rows = claims.dataset.labels(lines.outside_rows)
     gates = [
         _gate(
             terms,

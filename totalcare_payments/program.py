@@ -40,7 +40,7 @@ from .inputs.claims import check_claims, read_claims
 from .inputs.columns import _with_column
 from .inputs.read import read_table
 from .inputs.readahead import ReadAhead
-from .inputs.schema import TableSpec, find_table
+from .inputs.schema import TableSpec, find_table, table_candidates
 from .reasons import Reason
 from .risk import MemberScores, RiskTotals, member_scores, risk_totals, segment_totals
 
@@ -567,23 +567,32 @@ def table_paths(folder: Path, specs: Specs) -> tuple[dict[str, Path], list[Probl
     problems: list[Problem] = []
     paths = {}
     for key, spec, override in specs:
-        path = Path(override) if override is not None else find_table(folder, spec.stem)
-        both = [folder / f"{spec.stem}{suffix}" for suffix in (".parquet", ".csv")]
-        if override is None and all(p.exists() for p in both):
+        path = (
+            Path(override)
+            if override is not None
+            else find_table(folder, spec.stem, folder=spec.folder)
+        )
+        candidates = table_candidates(folder, spec.stem, folder=spec.folder)
+        both = [p for p in candidates if (p.exists() if p.suffix else p.is_dir())]
+        if override is None and len(both) > 1:
+            names = [p.name if p.suffix else f"{p.name}/" for p in both]
             problems.append(
                 Problem(
                     spec.name,
                     Reason.TWO_FORMATS,
-                    f"{folder}: both {both[0].name} and {both[1].name} are there; remove the "
+                    f"{folder}: both {' and '.join(names)} are there; remove the "
                     f"one that is not current, or name the file with --{key.replace('_', '-')}",
                 )
             )
         elif override is None and not path.exists():
+            where = f"{spec.stem}.parquet or {spec.stem}.csv"
+            if spec.folder:
+                where = f"{spec.stem}.parquet, {spec.stem}.csv or {spec.stem}/ folder"
             problems.append(
                 Problem(
                     spec.name,
                     Reason.MISSING_FILE,
-                    f"{folder}: no {spec.stem}.parquet or {spec.stem}.csv in the data folder",
+                    f"{folder}: no {where} in the data folder",
                 )
             )
         else:

@@ -47,6 +47,7 @@ class Reason(StrEnum):
     # whole files and the program
     MISSING_FILE = "MISSING_FILE"
     TWO_FORMATS = "TWO_FORMATS"
+    MIXED_SCHEMAS = "MIXED_SCHEMAS"
     MISSING_COLUMN = "MISSING_COLUMN"
     UNREADABLE = "UNREADABLE"
     UNSUPPORTED_FORMAT = "UNSUPPORTED_FORMAT"
@@ -167,7 +168,13 @@ _DESCRIPTIONS: dict[Reason, tuple[ReasonKind, str]] = {
     Reason.MISSING_FILE: ("input", "an input file that is not there"),
     Reason.TWO_FORMATS: (
         "input",
-        "a table found in the data folder as both .parquet and .csv: which one is right?",
+        "a table found in the data folder as both .parquet and .csv (or claims also as a "
+        "claims/ folder): which one is right?",
+    ),
+    Reason.MIXED_SCHEMAS: (
+        "input",
+        "a file of a folder read as one table whose columns or column types differ from the "
+        "first file's",
     ),
     Reason.MISSING_COLUMN: ("input", "a required column that the file does not have"),
     Reason.UNREADABLE: ("input", "a file that cannot be read as its format"),

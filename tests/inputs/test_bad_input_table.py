@@ -212,6 +212,7 @@ def test_readme_table_lists_what_the_tests_check():
         "MISSING_SCORE",  # test_missing_score_gets_the_default_and_is_counted
         "MONTH_NOT_IN_DATA",  # test_bad_input.test_month_outside_the_data
         "TWO_FORMATS",  # test_feeds.test_a_table_in_two_formats_names_both_files
+        "MIXED_SCHEMAS",  # test_dataset: a claims folder's files of different column types
         "NO_COMPLETION_ESTIMATE",  # savings/test_completion: paid dates without a factor
         "UNKNOWN_SEGMENT",  # test_segment_inputs: a segment program.segments does not list
         "NO_BASELINE",  # test_segment_inputs: a practice's segment without a baselines row

@@ -67,7 +67,8 @@ DataOpt = Annotated[
         "--data",
         "-d",
         help="Folder with practices, attribution, risk_scores, claims and quality "
-        "(.parquet or .csv, by those names).",
+        "(.parquet or .csv, by those names; claims may also be a claims/ folder of "
+        ".parquet files, read as one table).",
     ),
 ]
 ForceOpt = Annotated[
@@ -80,6 +81,13 @@ StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Fail the run on any rejected input row.")
 ]
 FileOpt = Annotated[Path | None, typer.Option(help="Use this file instead of the data folder's.")]
+ClaimsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="Use this claims file instead of the data folder's, or a folder of .parquet files "
+        "(one per paid month, or any; subfolders too) read as one table."
+    ),
+]
 EngineOpt = Annotated[
     str,
     typer.Option(
@@ -180,9 +188,10 @@ def _reads_ahead(engine: str, data: Path, files: list[Path | None], names: list[
     if engine == "memory":
         return True
     from ..engine.options import file_rows
+    from ..inputs.schema import find_table
 
-    paths = [
-        given if given is not None else data / f"{name}.parquet"
+    paths = [  # claims may be a folder of Parquet files: all of them count
+        given if given is not None else find_table(data, name, folder=name == "claims")
         for given, name in zip(files, names, strict=True)
     ]
     return file_rows(paths) < _SMALL_ROWS
@@ -360,7 +369,7 @@ def settle(
     practices: FileOpt = None,
     attribution: FileOpt = None,
     risk_scores: FileOpt = None,
-    claims: FileOpt = None,
+    claims: ClaimsOpt = None,
     quality: FileOpt = None,
     baselines: Annotated[
         Path | None,

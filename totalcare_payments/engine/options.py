@@ -116,7 +116,9 @@ def file_rows(paths: list[Path]) -> int:
     total = 0
     for path in paths:
         try:
-            if path.suffix.lower() == ".csv":
+            if path.is_dir():  # a folder of Parquet files (``inputs.dataset``)
+                total += file_rows(sorted(path.rglob("*.parquet")))
+            elif path.suffix.lower() == ".csv":
                 total += path.stat().st_size // 40
             elif path.exists():
                 import pyarrow.parquet as pq

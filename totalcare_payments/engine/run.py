@@ -38,6 +38,7 @@ from ..gates import (
 )
 from ..inputs import schema
 from ..inputs.checks import REJECT_COLUMNS, Table, TableUse
+from ..inputs.dataset import Dataset
 from ..inputs.read import read_table
 from ..money import cents_text, to_cents, units_to_cents
 from ..periods import year_periods
@@ -114,22 +115,32 @@ def _empty_rejects() -> pd.DataFrame:
 
 
 def _summary_table(
-    spec: schema.TableSpec, path: Path, rows_read: int, kept: int, rejects: list[pd.DataFrame]
+    spec: schema.TableSpec,
+    path: Path,
+    rows_read: int,
+    kept: int,
+    rejects: list[pd.DataFrame],
+    dataset: Dataset | None = None,
 ) -> Table:
     """A table of the program as its accounting: rows read, the clean rows' count (a frame
-    of that many rows and no columns) and every rejected row, in row order."""
+    of that many rows and no columns) and every rejected row, in row order (a folder's:
+    in file and row order)."""
     found = [r for r in rejects if len(r)]
+    order = ["file", "row", "reason"] if dataset is not None else ["row", "reason"]
     merged = (
-        pd.concat(found, ignore_index=True).sort_values(["row", "reason"], kind="stable")
+        pd.concat(found, ignore_index=True).sort_values(order, kind="stable")
         if found
         else _empty_rejects()
     )
+    if dataset is not None:
+        merged = dataset.locate(merged)  # (an empty frame gains the file column)
     return Table(
         spec=spec,
         path=path,
         frame=pd.DataFrame(index=pd.RangeIndex(kept)),
         rejects=merged.reset_index(drop=True),
         rows_read=rows_read,
+        dataset=dataset,
     )
 
 
@@ -414,7 +425,12 @@ def _summary_program(
     if "claims" in split:
         source = split["claims"]
         claims = _summary_table(
-            spec_of["claims"], source.source, source.rows_read, source.kept, [source.rejects]
+            spec_of["claims"],
+            source.source,
+            source.rows_read,
+            source.kept,
+            [source.rejects],
+            source.dataset,
         )
     return Program(
         practices=practices,

@@ -10,7 +10,7 @@ row read goes to exactly one bucket: the buckets' accounting adds up to the file
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +23,8 @@ import pyarrow.parquet as pq
 from ..config import ColumnFormat
 from ..inputs import schema
 from ..inputs.checks import REJECT_COLUMNS
-from ..inputs.claims import _compact, checked_claim_parts
+from ..inputs.claims import _compact, checked_claim_parts, dataset_id_range
+from ..inputs.dataset import Dataset, open_dataset
 from ..inputs.read import _readable_columns, _unreadable, integer_range, read_parts
 from ..inputs.readahead import open_parquet
 from ..inputs.schema import TableSpec
@@ -48,6 +49,7 @@ class SplitTable:
     rejects: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
     )
+    dataset: Dataset | None = None  # claims given as a folder of Parquet files
 
 
 def id_steps(formats: Mapping[str, ColumnFormat], column: str) -> tuple[str, ...]:
@@ -159,10 +161,16 @@ def split_claims(
     """Check the claims part by part (as ``inputs.claims.read_claims``: a file with integer
     claim ids over a compact range row group by row group, any other whole) and write each
     clean line -- member id, service month, amount, paid month -- by its member's bucket."""
-    id_range = integer_range(path, "claim_id")
-    if id_range is not None and not _compact(id_range, pq.ParquetFile(path).metadata.num_rows):
-        id_range = None
-    parts = read_parts(path, schema.CLAIMS, whole=id_range is None)
+    data = open_dataset(path, schema.CLAIMS) if path.is_dir() else None
+    parts: Iterable[tuple[int, pd.DataFrame]]
+    if data is not None:  # each file's row groups in turn, numbered across the files
+        id_range = dataset_id_range(data)
+        parts = data.read_parts(schema.CLAIMS, whole=id_range is None)
+    else:
+        id_range = integer_range(path, "claim_id")
+        if id_range is not None and not _compact(id_range, pq.ParquetFile(path).metadata.num_rows):
+            id_range = None
+        parts = read_parts(path, schema.CLAIMS, whole=id_range is None)
     writers = _Writers(folder, n_buckets)
     rows_read = kept = 0
     rejects: list[pd.DataFrame] = []
@@ -197,7 +205,9 @@ def split_claims(
     frame_rejects = (
         pd.concat(rejects, ignore_index=True) if rejects else SplitTable("", path, (), 0).rejects
     )
-    return SplitTable(schema.CLAIMS.name, path, files, rows_read, kept, frame_rejects)
+    if data is not None:
+        frame_rejects = data.locate(frame_rejects)
+    return SplitTable(schema.CLAIMS.name, path, files, rows_read, kept, frame_rejects, data)
 
 
 def input_rows(paths: Mapping[str, Path]) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from ..reasons import Reason
 from .columns import _with_column, has_repeats, id_chunks
 from .formats import normalized_ids, number_text, periods_by_formats, periods_of_timestamps
 from .schema import Column, TableSpec
+
+if TYPE_CHECKING:
+    from .dataset import Dataset
 
 REJECT_COLUMNS = ["table", "row", "reason", "column", "message", "record"]
 # Service dates outside these months are data errors, not claims to pay.
@@ -69,11 +72,17 @@ class Table:
     # linked, a few of the member ids that matched no member of the program, as written
     # (the frame keeps only their codes): the examples a data-quality gate shows
     unlinked_ids: tuple[str, ...] = ()
+    # a table read from a folder of files (``inputs.dataset``): its files; ``path`` is the
+    # folder, and the rejects name each row's file (``file``) and row within it
+    dataset: Dataset | None = None
 
     @cached_property
     def sha256(self) -> str:
-        """The file's fingerprint for the manifest (computed when first asked for)."""
-        return file_sha256(self.path) if self.path.exists() else ""
+        """The file's fingerprint for the manifest (computed when first asked for); a
+        folder's is that of its files' list (``Dataset.sha256``)."""
+        if self.dataset is not None:
+            return self.dataset.sha256
+        return file_sha256(self.path) if self.path.is_file() else ""
 
     @property
     def name(self) -> str:
@@ -133,6 +142,22 @@ def accounting_of(tables: Iterable[Table], uses: Iterable[TableUse] = ()) -> dic
     """Each table's accounting, by table name, as a computation's ``uses`` describe it."""
     by_table = {use.table: use for use in uses}
     return {t.name: t.accounting(by_table.get(t.name)) for t in tables}
+
+
+def row_labels(
+    rejects: pd.DataFrame, limit: int = 5, *, sort: bool = True
+) -> tuple[int | str, ...]:
+    """The first rejected rows (in row order, or as given), as messages name them: the row
+    number, or, for a table read from a folder of files, ``file:row``."""
+    if not len(rejects):
+        return ()
+    if "file" in rejects.columns and (rejects["file"].fillna("") != "").any():
+        first = (rejects.sort_values(["file", "row"], kind="stable") if sort else rejects).head(limit)
+        return tuple(
+            f"{file}:{int(row)}" for file, row in zip(first["file"], first["row"], strict=True)
+        )
+    rows = rejects["row"].to_numpy(dtype=np.int64)
+    return tuple(int(r) for r in (np.sort(rows) if sort else rows)[:limit])
 
 
 def _reject_frame(

@@ -10,6 +10,7 @@ is rejected (DUPLICATE_CLAIM_ID). What the claims cost each practice is ``saving
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from ..reasons import Reason
 from . import schema
 from .checks import Table, check_table
 from .columns import first_of_repeats, id_chunks, in_arrow
+from .dataset import Dataset, open_dataset
 from .read import integer_range, read_parts
 from .readahead import ReadAhead
 
@@ -42,6 +44,8 @@ def read_claims(
     whole. The checks and their results are the same either way.
     """
     path = Path(path)
+    if path.is_dir():
+        return read_claims_dataset(open_dataset(path, schema.CLAIMS), ahead, formats)
     id_range = integer_range(path, "claim_id")
     if id_range is not None:
         rows = pq.ParquetFile(path).metadata.num_rows
@@ -49,6 +53,26 @@ def read_claims(
             id_range = None
     parts = read_parts(path, schema.CLAIMS, whole=id_range is None, ahead=ahead)
     return check_claims(parts, path=path, id_range=id_range, formats=formats)
+
+
+def read_claims_dataset(
+    data: Dataset,
+    ahead: ReadAhead | None = None,
+    formats: Mapping[str, ColumnFormat] | None = None,
+) -> Table:
+    """Read and check the claims of a folder of Parquet files as one file (``read_claims``:
+    row group by row group when every file's claim ids are integers over one compact
+    range), then name each rejected row by its file and row within it."""
+    id_range = dataset_id_range(data)
+    parts = data.read_parts(schema.CLAIMS, whole=id_range is None, ahead=ahead)
+    table = check_claims(parts, path=data.folder, id_range=id_range, formats=formats)
+    return replace(table, rejects=data.locate(table.rejects), dataset=data)
+
+
+def dataset_id_range(data: Dataset) -> tuple[int, int] | None:
+    """The claim ids' range over a dataset's files when it is compact, else None."""
+    id_range = data.integer_range("claim_id")
+    return id_range if id_range is not None and _compact(id_range, data.rows) else None
 
 
 def check_claims(

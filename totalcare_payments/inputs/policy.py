@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem
 from ..reasons import Reason
-from .checks import REJECT_COLUMNS, Table
+from .checks import REJECT_COLUMNS, Table, row_labels
 
 # Rejections that always fail a run: each would make some payment wrong.
 FATAL_REASONS = frozenset(
@@ -56,15 +55,14 @@ def rejection_problems(rejects: pd.DataFrame, paths: dict[str, Path]) -> list[Pr
         key=lambda group: _table_rank(str(group[0][0])),
     )
     for (table, reason, column, message), part in groups:
-        rows = part["row"].to_numpy(dtype=np.int64)
         problems.append(
             Problem(
                 table=f"{table} ({paths.get(str(table), table)})",
                 reason=str(reason),
                 column=str(column) or None,
                 message=str(message),
-                rows=tuple(int(r) for r in rows[:5]),
-                row_count=len(rows),
+                rows=row_labels(part, sort=False),
+                row_count=len(part),
                 examples=tuple(str(r) for r in part["record"].head(3) if str(r)),
             )
         )
@@ -90,13 +88,25 @@ def enforce_policy(tables: list[Table], *, strict: bool) -> pd.DataFrame:
     return rejects
 
 
+#: The rejects' columns when a table was read from a folder of files: each row's file (its
+#: path within the folder; empty for a table read from one file) and row within it.
+_WITH_FILE = [REJECT_COLUMNS[0], "file", *REJECT_COLUMNS[1:]]
+
+
 def all_rejects_of(tables: list[Table]) -> pd.DataFrame:
     """Every rejected row of the tables, in table and row order."""
     frames = [t.rejects for t in tables if len(t.rejects)]
+    folders = any(t.dataset is not None for t in tables)
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
+        return empty if not folders else empty.assign(file="")[_WITH_FILE]
+    merged = pd.concat(frames, ignore_index=True)
+    if not folders:  # every table one file: the columns as ever
+        return merged.sort_values(["table", "row", "reason"], kind="stable").reset_index(drop=True)
+    # a table read from a folder of files: each row named by its file and row within it
+    merged["file"] = merged["file"].fillna("") if "file" in merged.columns else ""
     return (
-        pd.concat(frames, ignore_index=True)
-        .sort_values(["table", "row", "reason"], kind="stable")
+        merged[_WITH_FILE]
+        .sort_values(["table", "file", "row", "reason"], kind="stable")
         .reset_index(drop=True)
     )

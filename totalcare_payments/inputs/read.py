@@ -91,15 +91,16 @@ def read_parts(
                 ),
             )
             return
-        file = open_parquet(path, columns)
-        groups = (  # decoded by the read-ahead if it got there first
-            (ahead.take(path, columns, group) if ahead is not None else None)
-            or file.read_row_group(group, columns=columns)
-            for group in range(file.num_row_groups)
-        )
+        groups = row_groups(path, columns, ahead)
         if whole:  # one chunk per row group
             tables = list(groups)
-            yield 1, _frame(pa.concat_tables(tables) if tables else file.read(columns), spec)
+            yield (
+                1,
+                _frame(
+                    pa.concat_tables(tables) if tables else open_parquet(path, columns).read(columns),
+                    spec,
+                ),
+            )
             return
         first_row = 1
         for table in groups:
@@ -108,6 +109,16 @@ def read_parts(
             first_row += rows
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
         raise _unreadable(spec, path, exc) from None
+
+
+def row_groups(path: Path, columns: list[str], ahead: ReadAhead | None = None) -> Iterator[pa.Table]:
+    """A Parquet file's columns, row group by row group; those ``ahead`` decoded already
+    are taken from it."""
+    file = open_parquet(path, columns)
+    for group in range(file.num_row_groups):  # decoded by the read-ahead if it got there first
+        yield (ahead.take(path, columns, group) if ahead is not None else None) or (
+            file.read_row_group(group, columns=columns)
+        )
 
 
 def _frame(table: pa.Table, spec: TableSpec) -> pd.DataFrame:

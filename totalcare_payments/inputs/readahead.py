@@ -184,5 +184,14 @@ def read_ahead_inputs(
     spec = ATTRIBUTION if with_claims else ATTRIBUTION_FOR_CCF  # the columns the job reads
     files = [(Path(attribution or find_table(folder, spec.stem)), spec)]
     if with_claims:
-        files.append((Path(claims or find_table(folder, CLAIMS.stem)), CLAIMS))
+        path = Path(claims or find_table(folder, CLAIMS.stem, folder=True))
+        if path.is_dir():  # a folder of Parquet files: each, in the order they are read
+            parts = sorted(path.rglob("*.parquet"), key=lambda p: p.relative_to(path).as_posix())
+            files.extend(
+                (part, CLAIMS)
+                for part in parts
+                if not any(n.startswith((".", "_")) for n in part.relative_to(path).parts)
+            )
+        else:
+            files.append((path, CLAIMS))
     return ReadAhead().start(files)

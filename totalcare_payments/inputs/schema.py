@@ -34,6 +34,8 @@ class TableSpec:
     stem: str  # conventional file name in a data folder, without extension
     columns: tuple[Column, ...]
     unique: tuple[str, ...] = ()  # columns that identify a row; duplicates are rejected
+    # whether the table may be given as a folder of Parquet files (``inputs.dataset``)
+    folder: bool = False
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -104,6 +106,7 @@ CLAIMS = TableSpec(
         # optional: the month a claim was paid, for the completion factor's chain ladder
         Column("paid_date", "date", required=False, period_as="paid_period"),
     ),
+    folder=True,  # claims/2026-01.parquet, ...: one file per paid month is usual
 )
 
 #: Baselines per practice and segment (``totalcare budget`` writes them when the history
@@ -178,10 +181,17 @@ PRACTICE_SUMMARY = TableSpec(
 )
 
 
-def find_table(data_dir: Path, stem: str) -> Path:
-    """The conventional file of a data folder: ``stem.parquet``, else ``stem.csv``."""
-    for suffix in (".parquet", ".csv"):
-        candidate = data_dir / f"{stem}{suffix}"
-        if candidate.exists():
+def table_candidates(data_dir: Path, stem: str, *, folder: bool = False) -> list[Path]:
+    """Where a data folder may hold a table: ``stem.parquet``, ``stem.csv`` and, for a
+    table that may be a folder of Parquet files, ``stem/``."""
+    found = [data_dir / f"{stem}{suffix}" for suffix in (".parquet", ".csv")]
+    return [*found, data_dir / stem] if folder else found
+
+
+def find_table(data_dir: Path, stem: str, *, folder: bool = False) -> Path:
+    """The conventional file of a data folder: ``stem.parquet``, else ``stem.csv``, else
+    (``folder``) the folder ``stem/``."""
+    for candidate in table_candidates(data_dir, stem, folder=folder):
+        if candidate.exists() if candidate.suffix else candidate.is_dir():
             return candidate
     return data_dir / f"{stem}.parquet"

@@ -23,7 +23,13 @@ def input_manifest(tables: list[Table], uses: Iterable[TableUse] = ()) -> dict[s
     what the run's computation used of it (``uses``; a table without one: every clean row)."""
     tables = list(tables)
     accounting = accounting_of(tables, uses)
-    return {t.name: {"path": str(t.path), "sha256": t.sha256, **accounting[t.name]} for t in tables}
+    entries: dict[str, dict] = {}
+    for t in tables:
+        entry: dict[str, object] = {"path": str(t.path), "sha256": t.sha256, **accounting[t.name]}
+        if t.dataset is not None:  # a folder of files: each one, with its sha256 and rows
+            entry["files"] = t.dataset.manifest()
+        entries[t.name] = entry
+    return entries
 
 
 def base_manifest(job: str, config: ProgramConfig) -> dict:

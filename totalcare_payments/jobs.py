@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,7 @@ from .inputs.read import read_table
 from .inputs.readahead import ReadAhead
 from .money import dollars, to_cents
 from .outputs.manifest import base_manifest, input_manifest, totals_json
-from .outputs.publish import check_destination, publish, run_record, stage
+from .outputs.publish import check_destination, publish, run_record, stage_outputs
 from .outputs.remittance import remittance_pages, write_remittances
 from .outputs.tables import MANIFEST, write_json, write_table
 from .periods import format_period, parse_year_month, year_periods
@@ -188,6 +189,7 @@ def run_settlement(
     ccf_paid: pd.Series | None = None,
     before_publish: Callable[[Settlement, dict], dict[str, pd.DataFrame]] | None = None,
     engine: EngineOptions | None = None,
+    publisher: Callable[[Path, Callable[[Path], None], bool], Path | None] | None = None,
 ) -> tuple[Settlement, RunResult]:
     """The year-end settlement, end to end, from member-level data (a data folder or a
     loaded program) or a practice summary.
@@ -195,7 +197,8 @@ def run_settlement(
     ``ccf_paid``: the CCF paid for the year by practice (cents), from a payment ledger;
     ``before_publish(settlement, manifest)``: more tables to write with it (a ledger's
     settlement lines), called once the settlement is computed; ``engine`` as for
-    ``run_ccf``."""
+    ``run_ccf``; ``publisher(out, fill, force)``: how the files are put in place (default
+    ``publish``; a ledger stages them, commits, then swaps them in)."""
     out = Path(out)
     check_destination(out, force)
     config.require_settlement()
@@ -258,7 +261,10 @@ def run_settlement(
         frames["completion_factors"] = settlement.completion.factors()
     if before_publish is not None:
         frames.update(before_publish(settlement, manifest))
-    backup = publish(out, _fill_outputs(manifest, frames, rejects), force=force)
+    fill = _fill_outputs(manifest, frames, rejects)
+    backup = (
+        publish(out, fill, force=force) if publisher is None else publisher(out, fill, force)
+    )
     return settlement, RunResult(
         out=out, manifest=manifest, files=sorted(out.iterdir()), rejects=rejects, backup=backup
     )
@@ -693,7 +699,7 @@ def run_ccf_ledger(
             write_json(folder / MANIFEST, manifest)
             write_json(folder / "run.json", run_record())
 
-        made.update(staged=stage(out, fill, force=force), payments=payments, manifest=manifest)
+        made.update(staged=stage_outputs(out, fill, force=force), payments=payments, manifest=manifest)
 
     progress("Posting to the ledger" if post else "Recording a draft in the ledger")
     book = open_ledger(ledger, create=True)
@@ -910,7 +916,7 @@ def run_settlement_ledger(
     an interim: the true-up). When the config counts the CCF as cost, the CCF is the
     ledger's posted CCF of the year. The same inputs and config as a posted settlement
     post and write nothing (the settlement is then None)."""
-    from .ledger.book import post_settlement, posted_ccf_by_practice
+    from .ledger.book import posted_ccf_by_practice, posting_settlement
     from .ledger.store import open_ledger
 
     if stage not in ("interim", "final"):
@@ -928,6 +934,7 @@ def run_settlement_ledger(
             posted_ccf_by_practice(book, year) if config.require_settlement().ccf_counts_as_cost else None
         )
         posted: list[Posting] = []
+        transaction = ExitStack()
 
         def post_it(settlement: Settlement, manifest: dict) -> dict[str, pd.DataFrame]:
             record = _batch_record(
@@ -941,7 +948,10 @@ def run_settlement_ledger(
             settled = settlement.practices.assign(
                 practice_id=settlement.practices["practice_id"].astype(str)
             )
-            posting = post_settlement(book, record, settled, post=post)
+            # the transaction stays open until the files are staged (``put_in_place``)
+            posting = transaction.enter_context(
+                posting_settlement(book, record, settled, post=post)
+            )
             posted.append(posting)
             manifest["ledger"] = {
                 "ledger": book.name,
@@ -960,6 +970,17 @@ def run_settlement_ledger(
                 ]
             }
 
+        def put_in_place(dest: Path, fill: Callable[[Path], None], force: bool) -> Path | None:
+            """Stage the files, commit the posting, then move the files into place: a
+            settlement whose files cannot be written is not posted."""
+            staged = stage_outputs(dest, fill, force=force)
+            try:
+                transaction.close()  # commits
+            except BaseException:
+                staged.discard()
+                raise
+            return staged.swap()
+
         try:
             settlement, result = run_settlement(
                 config,
@@ -974,11 +995,16 @@ def run_settlement_ledger(
                 ccf_paid=ccf_paid,
                 before_publish=post_it,
                 engine=engine,
+                publisher=put_in_place,
             )
-        except _AlreadyPostedError:
+        except _AlreadyPostedError as exc:
+            transaction.__exit__(type(exc), exc, exc.__traceback__)
             return None, LedgerRun(
                 posting=posted[0], payments=pd.DataFrame(), ledger=book.name
             )
+        except BaseException as exc:
+            transaction.__exit__(type(exc), exc, exc.__traceback__)  # rolled back
+            raise
     finally:
         book.dispose()
     return settlement, LedgerRun(

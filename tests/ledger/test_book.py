@@ -259,3 +259,38 @@ def test_a_batch_whose_files_cannot_be_written_is_not_posted(
         ledger.dispose()
     paid = pd.read_csv(tmp_path / "2026-03" / "payments.csv")
     assert round(paid["net_amount"].sum(), 2) == 2378.10
+
+
+def test_a_settlement_whose_files_cannot_be_written_is_not_posted(
+    ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As for a CCF batch: the settlement's files are staged before its posting commits."""
+    import totalcare_payments.jobs as jobs
+    from totalcare_payments.errors import OutputError
+
+    real = jobs._fill_outputs
+
+    def broken(*args: object, **kwargs: object):
+        def fill(folder: Path) -> None:
+            raise OSError(28, "No space left on device", str(folder))
+
+        return fill
+
+    monkeypatch.setattr(jobs, "_fill_outputs", broken)
+    with pytest.raises(OutputError, match="No space left"):
+        run_settlement_ledger(
+            CONFIG, 2026, tmp_path / "final", ledger_url, data=SAMPLE, post=True
+        )
+    assert not (tmp_path / "final").exists()
+    ledger = open_ledger(ledger_url, create=True)
+    try:
+        assert len(list_batches(ledger)) == 0
+    finally:
+        ledger.dispose()
+    monkeypatch.setattr(jobs, "_fill_outputs", real)
+    settled, run = run_settlement_ledger(
+        CONFIG, 2026, tmp_path / "final", ledger_url, data=SAMPLE, post=True
+    )
+    assert settled is not None and run.posting.status == "posted"
+    lines = pd.read_csv(tmp_path / "final" / "settlement_lines.csv")
+    assert round(lines["amount"].sum(), 2) == 36418.58  # the sample's settlement, posted once

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -339,11 +340,23 @@ def post_settlement(
     per practice, its final payment less everything posted for the year before (a final
     after an interim posts the true-up). A year with a final settlement posted takes no
     other; the same inputs and config as a posted batch post nothing."""
+    with posting_settlement(ledger, record, settled, post=post) as posting:
+        return posting
+
+
+@contextmanager
+def posting_settlement(
+    ledger: Ledger, record: BatchRecord, settled: pd.DataFrame, *, post: bool
+) -> Iterator[Posting]:
+    """``post_settlement`` with its transaction open while the caller's block runs: the
+    batch is written, and committed when the block ends (rolled back if it raises), so
+    that the settlement's files can be staged before the commit."""
     year = int(record.period)
     with ledger.begin(write=True) as conn:
         existing = _posted_fingerprint(conn, record.fingerprint)
         if existing is not None:
-            return Posting(existing, "already", pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), [])
+            yield Posting(existing, "already", pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), [])
+            return
         final = conn.execute(
             sa.select(batches.c.batch_id).where(
                 batches.c.kind == "settlement",
@@ -379,7 +392,9 @@ def post_settlement(
         )
         if post:
             _mark_posted(conn, batch_id)
-    return Posting(batch_id, "posted" if post else "draft", pd.DataFrame(), changes, pd.DataFrame(), [])
+        yield Posting(
+            batch_id, "posted" if post else "draft", pd.DataFrame(), changes, pd.DataFrame(), []
+        )
 
 
 def settlement_totals(conn: Connection, year: int) -> pd.DataFrame:

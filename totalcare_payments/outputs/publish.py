@@ -67,7 +67,7 @@ def publish(dest: Path, fill: Callable[[Path], None], *, force: bool) -> Path | 
 
     Returns the backup folder of the replaced output, if there was one.
     """
-    return stage(dest, fill, force=force).swap()
+    return stage_outputs(dest, fill, force=force).swap()
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class Staged:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def stage(dest: Path, fill: Callable[[Path], None], *, force: bool) -> Staged:
+def stage_outputs(dest: Path, fill: Callable[[Path], None], *, force: bool) -> Staged:
     """Write a run into a temporary sibling folder of ``dest`` with ``fill`` (its files
     flushed to disk), checking first that ``dest`` may be written (``check_destination``)."""
     dest = Path(dest)

@@ -406,3 +406,19 @@ def claims_by_month(source: Path, folder: Path, *, hive: bool = False) -> list[P
         claims[month == value].to_parquet(path, index=False)
         files.append(path)
     return files
+
+
+def segment_year(rows: list[tuple[str, int, float, int]]) -> pd.DataFrame:
+    """One baseline year of practice A for ``budget.build_budget``: (segment, member-months,
+    average risk, claims paid in cents) per segment, no truncation."""
+    return pd.DataFrame(
+        {
+            "practice_id": "A",
+            "segment": [r[0] for r in rows],
+            "member_months": [r[1] for r in rows],
+            "avg_risk_score": [r[2] for r in rows],
+            "claims_paid_cents": [r[3] for r in rows],
+            "truncated_cents": 0,
+            "actual_cost_cents": [r[3] for r in rows],
+        }
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import make_config
+from helpers import make_config, segment_year
 from typer.testing import CliRunner
 
 from totalcare_payments.budget import benchmark as bm
@@ -200,22 +200,9 @@ def test_segments_are_built_apart_and_mixed_by_the_last_years_shares() -> None:
     """Two segments: each restated, trended and weighted on its own, then mixed by its
     share of the last baseline year's member-months; risk is mixed the same way."""
 
-    def year(rows: list[tuple[str, int, float, int]]) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                "practice_id": "A",
-                "segment": [r[0] for r in rows],
-                "member_months": [r[1] for r in rows],
-                "avg_risk_score": [r[2] for r in rows],
-                "claims_paid_cents": [r[3] for r in rows],
-                "truncated_cents": 0,
-                "actual_cost_cents": [r[3] for r in rows],
-            }
-        )
-
     history = {
-        2024: year([("group", 100, 1.0, 3_000_000), ("individual", 50, 1.5, 2_500_000)]),
-        2025: year([("group", 300, 1.1, 9_900_000), ("individual", 100, 1.2, 6_000_000)]),
+        2024: segment_year([("group", 100, 1.0, 3_000_000), ("individual", 50, 1.5, 2_500_000)]),
+        2025: segment_year([("group", 300, 1.1, 9_900_000), ("individual", 100, 1.2, 6_000_000)]),
     }
     practices = pd.DataFrame({"practice_id": ["A"], "practice_name": ["a"], "tier": ["x"]})
     budget = build_budget(history, practices, BudgetTerms(annual_trend=0.05))

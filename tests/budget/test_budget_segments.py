@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import MONTHS_2026, attribution_rows, make_config, write_config
+from helpers import MONTHS_2026, attribution_rows, make_config, segment_year, write_config
 from typer.testing import CliRunner
 
 from totalcare_payments.budget.history import baseline_year, build_budget
@@ -93,22 +93,9 @@ def test_trend_factors_by_segment() -> None:
     x 1.1/1.0 (risk) x 1.10 = $363, 2025 $330: $346.50; individual $500 x 1.2/1.5 x 1.05
     = $420, 2025 $600: $510; mixed 0.75 / 0.25: $387.375 -> $387.38."""
 
-    def year(rows: list[tuple[str, int, float, int]]) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                "practice_id": "A",
-                "segment": [r[0] for r in rows],
-                "member_months": [r[1] for r in rows],
-                "avg_risk_score": [r[2] for r in rows],
-                "claims_paid_cents": [r[3] for r in rows],
-                "truncated_cents": 0,
-                "actual_cost_cents": [r[3] for r in rows],
-            }
-        )
-
     history = {
-        2024: year([("group", 100, 1.0, 3_000_000), ("individual", 50, 1.5, 2_500_000)]),
-        2025: year([("group", 300, 1.1, 9_900_000), ("individual", 100, 1.2, 6_000_000)]),
+        2024: segment_year([("group", 100, 1.0, 3_000_000), ("individual", 50, 1.5, 2_500_000)]),
+        2025: segment_year([("group", 300, 1.1, 9_900_000), ("individual", 100, 1.2, 6_000_000)]),
     }
     practices = pd.DataFrame({"practice_id": ["A"], "practice_name": ["a"], "tier": ["x"]})
     terms = BudgetTerms(annual_trend=0.05, trend_factors_by_segment={"group": {"2024": 1.10}})

@@ -422,3 +422,17 @@ def segment_year(rows: list[tuple[str, int, float, int]]) -> pd.DataFrame:
             "actual_cost_cents": [r[3] for r in rows],
         }
     )
+
+
+def run_cli(*args: str | Path) -> tuple[int, str]:
+    """Run the command line in-process: its exit code and output (never a traceback; an
+    exception other than the exit is raised as it is)."""
+    from typer.testing import CliRunner
+
+    from totalcare_payments.cli.app import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert "Traceback" not in result.output
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import SAMPLE, make_config, write_config
+from helpers import SAMPLE, make_config, run_cli, write_config
 from typer.testing import CliRunner
 
 from totalcare_payments.cli.app import app
@@ -25,12 +25,7 @@ def data(tmp_path: Path) -> Path:
     return folder
 
 
-def run(*args: str | Path) -> tuple[int, str]:
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    assert "Traceback" not in result.output
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
+run = run_cli
 
 
 def ccf(data: Path, *extra: str | Path) -> tuple[int, str]:

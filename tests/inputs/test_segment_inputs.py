@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import SAMPLE, make_config, write_config
-from typer.testing import CliRunner
+from helpers import SAMPLE, make_config, run_cli, write_config
 
-from totalcare_payments.cli.app import app
 from totalcare_payments.program import program_from_frames
 from totalcare_payments.savings.year import compute_settlement
 
@@ -36,12 +34,7 @@ def data(tmp_path: Path) -> Path:
     return folder
 
 
-def run(*args: str | Path) -> tuple[int, str]:
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    assert "Traceback" not in result.output
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
+run = run_cli
 
 
 def settle(data: Path, *extra: str | Path) -> tuple[int, str]:
